@@ -1,0 +1,22 @@
+# prbench: reproduction of "Deep Learning Initialized Phase Retrieval" (Manekar et al. 2020).
+# Run from the repository root:  snakemake            (default config, default profile)
+#                                snakemake --configfile config/paper.yaml   (paper scale)
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        synthesized(),
+    default_target: True

@@ -1,0 +1,62 @@
+"""Atomic file writes: a reader never sees a half-written output.
+
+Every writer creates a temporary file in the destination's directory and
+``os.replace``-s it into place, so an interrupted job leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["atomic_path", "save_npz", "write_json", "write_text"]
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_current_umask())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def save_npz(path: str | os.PathLike, **arrays: Any) -> None:
+    """Atomically write ``arrays`` to an uncompressed ``.npz`` file."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as stream:
+            np.savez(stream, **arrays)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Atomically write ``text`` (UTF-8) to ``path``."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, payload: Any) -> None:
+    """Atomically write ``payload`` as indented JSON."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")

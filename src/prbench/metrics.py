@@ -1,0 +1,126 @@
+"""Symmetry-adjusted relative MSE (paper, Appendix A.1, with (A.4) corrected).
+
+For a ground truth A (n x n) and a reconstruction embedded at the top-left of an
+m x m grid, the error is
+
+    min_{p, f, theta, eta >= 0} ||A_f - eta e^{i theta} R_p||^2 / ||A||^2
+  = min_{p, f} 1 - |<A_f, R_p>|^2 / (||A||^2 ||R_p||^2),
+
+where R_p is the n x n window of the reconstruction whose top-left corner is at
+circular position p, and A_f ranges over A and its conjugate flip
+``conj(A[::-1, ::-1])``. (The paper's (A.4) drops the square on |<A, B>|.)
+
+All m^2 positions are scored at once: ``<A_f, R_p>`` is a circular
+cross-correlation, computed with FFTs, and so are the window energies ||R_p||^2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .physics import check_batch, conjugate_flip, pad
+
+__all__ = ["Alignment", "align", "symmetric_mse", "EMPTY_WINDOW_FRACTION"]
+
+#: Windows holding less than this fraction of the reconstruction's total energy
+#: count as error 1 (their 0/0 ratio would otherwise be FFT rounding noise).
+EMPTY_WINDOW_FRACTION = 1e-6
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Result of :func:`align` for a batch of B images.
+
+    mse: (B,) float64 relative errors in [0, 1].
+    aligned: (B, n, n) complex128, the reconstruction window moved, flipped,
+        phase-rotated and scaled onto the truth, so that
+        ``||truth - aligned||^2 / ||truth||^2 == mse``.
+    shift: (B, 2) int64, top-left corner p of the best window in the m x m grid.
+    flipped: (B,) bool, True where the best match is the truth's conjugate flip.
+    """
+
+    mse: torch.Tensor
+    aligned: torch.Tensor
+    shift: torch.Tensor
+    flipped: torch.Tensor
+
+
+def _circular_correlation(a_padded: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """c[p] = sum_q conj(a[q]) r[q + p mod m] for (B, m, m) inputs."""
+    return torch.fft.ifft2(torch.conj(torch.fft.fft2(a_padded)) * torch.fft.fft2(r))
+
+
+def _check_pair(truth: torch.Tensor, recon: torch.Tensor, m: int) -> None:
+    check_batch(truth, "truth", max_size=m)
+    check_batch(recon, "recon", max_size=m)
+    if truth.shape[-1] != truth.shape[-2]:
+        raise ValueError(f"truth must be square (B, n, n), got shape {tuple(truth.shape)}")
+    if truth.shape[0] != recon.shape[0]:
+        raise ValueError(
+            f"truth and recon batch sizes differ: {truth.shape[0]} vs {recon.shape[0]}"
+        )
+    if truth.device != recon.device:
+        raise ValueError(f"truth is on {truth.device} but recon on {recon.device}")
+    if not (truth.abs().flatten(1).amax(1) > 0).all():
+        raise ValueError("truth contains an all-zero image; the relative error is undefined")
+
+
+def align(truth: torch.Tensor, recon: torch.Tensor, m: int = 72) -> Alignment:
+    """Best symmetric alignment of ``recon`` onto ``truth``; see the module docstring.
+
+    truth: (B, n, n) real or complex; recon: (B, h, w), h, w <= m, real or complex,
+    embedded at the top-left of an m x m grid (circular windows wrap around).
+    Computed in float64/complex128 on the inputs' device.
+    """
+    _check_pair(truth, recon, m)
+    n = truth.shape[-1]
+    a = truth.to(torch.complex128)
+    r = pad(recon.to(torch.complex128), m)
+    batch = a.shape[0]
+
+    truth_energy = a.abs().square().sum(dim=(-2, -1))  # (B,)
+    power = r.abs().square()
+    total_energy = power.sum(dim=(-2, -1))  # (B,)
+    box = pad(torch.ones(1, n, n, dtype=torch.complex128, device=a.device), m)
+    window_energy = _circular_correlation(box, power.to(torch.complex128)).real  # (B, m, m)
+
+    candidates = torch.stack([a, conjugate_flip(a)], dim=1)  # (B, 2, n, n)
+    inner = _circular_correlation(pad(candidates, m), r.unsqueeze(1))  # (B, 2, m, m)
+    nonempty = window_energy > EMPTY_WINDOW_FRACTION * total_energy[:, None, None]
+    denominator = truth_energy[:, None, None, None] * window_energy.unsqueeze(1)
+    ratio = inner.abs().square() / torch.where(nonempty.unsqueeze(1), denominator,
+                                                torch.ones_like(denominator))
+    error = torch.where(nonempty.unsqueeze(1), 1.0 - ratio, torch.ones_like(ratio))
+    error = error.clamp(0.0, 1.0)
+
+    best = error.flatten(1).argmin(dim=1)  # over (flip, row, col)
+    mse = error.flatten(1).gather(1, best[:, None]).squeeze(1)
+    flipped = best // (m * m) == 1
+    row, col = (best % (m * m)) // m, best % m
+
+    index = torch.arange(n, device=a.device)
+    rows = (row[:, None] + index) % m  # (B, n)
+    cols = (col[:, None] + index) % m
+    window = r[torch.arange(batch, device=a.device)[:, None, None], rows[:, :, None],
+               cols[:, None, :]]  # (B, n, n)
+    # Optimal eta e^{i theta} = <R_p, A_f> / ||R_p||^2 (zero for an empty window).
+    best_inner = inner.flatten(1).gather(1, best[:, None]).squeeze(1)
+    best_energy = window_energy.flatten(1).gather(1, (best % (m * m))[:, None]).squeeze(1)
+    usable = nonempty.flatten(1).gather(1, (best % (m * m))[:, None]).squeeze(1)
+    scale = torch.where(usable, torch.conj(best_inner) / best_energy.clamp_min(1e-300),
+                        torch.zeros_like(best_inner))
+    fitted = scale[:, None, None] * window
+    aligned = torch.where(flipped[:, None, None], conjugate_flip(fitted), fitted)
+    return Alignment(mse=mse, aligned=aligned, shift=torch.stack([row, col], dim=1),
+                     flipped=flipped)
+
+
+def symmetric_mse(truth: torch.Tensor, recon: torch.Tensor, m: int = 72) -> torch.Tensor:
+    """Symmetry-adjusted relative MSE, a (B,) float64 tensor in [0, 1].
+
+    truth: (B, n, n) real or complex; recon: (B, h, w) with h, w <= m.
+    See :func:`align` for the best-aligned reconstruction itself.
+    """
+    return align(truth, recon, m).mse

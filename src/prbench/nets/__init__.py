@@ -1,0 +1,5 @@
+"""Neural networks for learned phase-retrieval initialisation (paper, Sec. 2.1, 3)."""
+
+from .unet import UNet, normalize_measurements, to_complex
+
+__all__ = ["UNet", "normalize_measurements", "to_complex"]

@@ -1,0 +1,129 @@
+"""U-Net backbone g_W: normalised measurement Y (72 x 72) -> object X (36 x 36, complex).
+
+Paper, Sec. 3: "We use U-Net [29] as our backbone DNN". Ronneberger et al. (2015)
+design: at each level a double 3x3 conv (conv -> norm -> ReLU, twice), 2x2 max-pool
+down, 2x2 stride-2 transposed conv up, concatenation skip connections.
+
+Choices made here (the paper does not specify them):
+
+* Normalisation is GroupNorm (groups of 4 channels where the width allows),
+  not BatchNorm: every sample's output depends on that sample only, so the
+  per-sample Jacobian penalty (paper, Eq. 2.2) is exact for each sample, and
+  train/eval behaviour is identical and independent of the batch size.
+* Output size: the decoder ends at the input resolution (72 x 72, width
+  ``widths[0]``); its features are reduced to ``out_size x out_size`` by adaptive
+  average pooling (for 72 -> 36 exactly a 2x2 mean, i.e. one output pixel per
+  2x2 block, matching the 2x oversampling m = 2n), then a 1x1 conv maps them to
+  ``out_channels`` (real, imaginary). Pooling *before* the 1x1 conv keeps every
+  output pixel a learned function of all channels of its block.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["UNet", "normalize_measurements", "to_complex"]
+
+_GROUP_CHANNELS = 4
+
+
+def normalize_measurements(y: torch.Tensor) -> torch.Tensor:
+    """Network input from intensities: (B, m, m) -> (B, 1, m, m) float32.
+
+    ``z = log1p(Y / mean(Y))``, then standardised per image to zero mean and unit
+    standard deviation. Why: Y spans ~8 decades (the DC term |sum X|^2 against
+    near-zeros of the far-field), which a log compresses to O(1) values while
+    keeping the relative structure of the weak high frequencies; ``log1p`` is
+    finite at exact zeros (linear below ~mean(Y)). Dividing by mean(Y) =
+    ||X||^2 (Parseval, unnormalised DFT) removes the object's total-energy scale,
+    so the input is invariant to X -> c X; the final standardisation conditions the
+    first convolution. Computed in float32.
+    """
+    y = y.float()
+    z = torch.log1p(y / y.mean(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(y.dtype).tiny))
+    mean = z.mean(dim=(-2, -1), keepdim=True)
+    std = z.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+    return ((z - mean) / std).unsqueeze(1)
+
+
+def to_complex(out: torch.Tensor) -> torch.Tensor:
+    """(B, 2, n, n) real/imag channels -> (B, n, n) complex64 (float32 parts)."""
+    if out.ndim != 4 or out.shape[1] != 2:
+        raise ValueError(f"expected a (B, 2, n, n) tensor, got shape {tuple(out.shape)}")
+    return torch.complex(out[:, 0].float(), out[:, 1].float())
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    groups = channels // _GROUP_CHANNELS if channels % _GROUP_CHANNELS == 0 else 1
+    return nn.GroupNorm(groups, channels)
+
+
+class _DoubleConv(nn.Sequential):
+    """(conv3x3 -> GroupNorm -> ReLU) x 2; spatial size preserved."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+            _norm(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            _norm(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class _Up(nn.Module):
+    """2x2 stride-2 transposed conv, zero-pad to the skip's size, concat, double conv."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2)
+        self.conv = _DoubleConv(2 * out_channels, out_channels)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = self.up(x)
+        # Max-pooling floors odd sizes (e.g. 9 -> 4); pad back (bottom/right).
+        dh, dw = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
+        x = F.pad(x, (0, dw, 0, dh))
+        return self.conv(torch.cat([skip, x], dim=1))
+
+
+class UNet(nn.Module):
+    """U-Net of depth ``len(widths)`` (``len(widths) - 1`` poolings).
+
+    Input (B, in_channels, H, W), H, W >= out_size and >= 2^(depth-1) (72 x 72
+    normalised measurements, see :func:`normalize_measurements`). Output
+    (B, out_channels, out_size, out_size): channels 0, 1 are the real and
+    imaginary parts of the object (see :func:`to_complex`). The constructor
+    arguments are kept in ``self.config`` so checkpoints can rebuild the model.
+    """
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 2,
+                 widths: tuple[int, ...] = (8, 16, 32, 64), out_size: int = 36) -> None:
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if not widths or min(widths) < 1:
+            raise ValueError(f"widths must be a non-empty sequence of positive ints, got {widths}")
+        self.config = {"in_channels": in_channels, "out_channels": out_channels,
+                       "widths": list(widths), "out_size": out_size}
+        self.out_size = out_size
+        self.down = nn.ModuleList(
+            _DoubleConv(c_in, c_out) for c_in, c_out in zip((in_channels,) + widths[:-1], widths)
+        )
+        self.up = nn.ModuleList(
+            _Up(c_in, c_out) for c_in, c_out in zip(widths[:0:-1], widths[-2::-1])
+        )
+        self.head = nn.Conv2d(widths[0], out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for level, block in enumerate(self.down):
+            if level:
+                x = F.max_pool2d(x, 2)
+            x = block(x)
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            x = block(x, skip)
+        return self.head(F.adaptive_avg_pool2d(x, self.out_size))

@@ -1,0 +1,82 @@
+"""Fourier phase-retrieval forward model and its symmetries.
+
+Conventions (used by every module of prbench):
+
+* Objects are batched complex tensors ``x`` of shape (B, h, w), h, w <= m.
+* ``pad(x, m)`` embeds them at the top-left corner of an m x m zero grid.
+* The measurement is ``Y = |F(pad(x, m))|^2`` with the unnormalised DFT
+  (``torch.fft.fft2``, norm="backward"), shape (B, m, m), real.
+
+Y is invariant under the three intrinsic symmetries of Fourier PR
+(paper, Sec. 1): global phase ``x -> e^{i theta} x``, circular shift of the
+padded object, and conjugate flip ``x -> conj(x[::-1, ::-1])``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "check_batch",
+    "pad",
+    "forward",
+    "conjugate_flip",
+    "fourier_magnitude_projection",
+]
+
+
+def check_batch(x: torch.Tensor, name: str, *, max_size: int | None = None) -> None:
+    """Raise a clear error unless ``x`` is a finite (B, h, w) float/complex tensor.
+
+    ``max_size`` bounds h and w (e.g. the grid size m).
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 3:
+        raise ValueError(f"{name} must have shape (B, h, w), got shape {tuple(x.shape)}")
+    if not (x.dtype.is_floating_point or x.dtype.is_complex):
+        raise TypeError(f"{name} must be a real floating or complex tensor, got dtype {x.dtype}")
+    if max_size is not None and (x.shape[-2] > max_size or x.shape[-1] > max_size):
+        raise ValueError(
+            f"{name} has spatial size {tuple(x.shape[-2:])}, larger than the grid m = {max_size}"
+        )
+    if not torch.isfinite(torch.view_as_real(x) if x.is_complex() else x).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def pad(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Zero-pad (B, h, w) to (B, m, m), keeping ``x`` in the top-left corner."""
+    h, w = x.shape[-2:]
+    if h > m or w > m:
+        raise ValueError(f"cannot pad an object of size {(h, w)} into an m = {m} grid")
+    return torch.nn.functional.pad(x, (0, m - w, 0, m - h))
+
+
+def forward(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Oversampled Fourier intensities ``|FFT2(pad(x, m))|^2``.
+
+    x: (B, h, w) real or complex, h, w <= m. Returns (B, m, m) real tensor
+    (float32 for float32/complex64 input). Unnormalised DFT.
+    """
+    check_batch(x, "x", max_size=m)
+    spectrum = torch.fft.fft2(pad(x, m))
+    return spectrum.real.square() + spectrum.imag.square()
+
+
+def conjugate_flip(x: torch.Tensor) -> torch.Tensor:
+    """2-D conjugate flip ``x -> conj(x[..., ::-1, ::-1])`` of the last two axes."""
+    return torch.conj(torch.flip(x, dims=(-2, -1))).resolve_conj()
+
+
+def fourier_magnitude_projection(z: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    """Projection P_M onto {z : |F z| = magnitude}: ``F^-1(magnitude * F z / |F z|)``.
+
+    z: (B, m, m) complex; magnitude: (B, m, m) or (m, m), the measured ``sqrt(Y)``.
+    Where ``F z`` is exactly 0 the phase is undefined; the projection then takes
+    phase 0 (any choice is a valid nearest point).
+    """
+    spectrum = torch.fft.fft2(z)
+    modulus = spectrum.abs()
+    unit = torch.where(modulus > 0, spectrum / modulus.clamp_min(torch.finfo(modulus.dtype).tiny),
+                       torch.ones_like(spectrum))
+    return torch.fft.ifft2(magnitude * unit)

@@ -1,0 +1,225 @@
+"""Shared machinery of the iterative solvers: input checks, random starts,
+the Fourier residual, the object-domain constraint and best-of-K selection.
+
+Conventions (see :mod:`prbench.physics`): measurements ``Y = |F pad(x, m)|^2``
+with the unnormalised 2-D DFT F, shape (B, m, m); iterates are (B, m, m)
+complex64 on ``Y.device``. The ``K`` random starts of image b are the rows
+``b * K + k`` of one (B * K, m, m) batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from ..physics import fourier_magnitude_projection
+
+__all__ = ["Problem", "SolverInfo", "Constraint", "prepare", "finish", "fourier_residual",
+           "modulus_projection"]
+
+SeedLike = int | Sequence[int] | torch.Tensor
+
+
+@dataclass
+class SolverInfo:
+    """Diagnostics of a solver run on B images (K starts each).
+
+    residual: (B,) float, Fourier residual (see :func:`fourier_residual`) of the returned X_hat.
+    history: (B, T) float, residual of the selected start's support-projected iterate,
+        recorded after the iterations listed in ``history_iterations`` (T,) int64.
+    start_residuals: (B, K) float, final residual of every start (selection criterion).
+    best_start: (B,) int64, index k of the selected start.
+    iterations: (B,) int64, iterations used by the selected start (ALM: L-BFGS iterations).
+    support: (B, m, m) bool, the support applied at the end (shrink-wrap: the final support).
+    extra: method-specific (B,)-tensors, e.g. ALM's constraint violation and penalty rho.
+    """
+
+    residual: torch.Tensor
+    history: torch.Tensor
+    history_iterations: torch.Tensor
+    start_residuals: torch.Tensor
+    best_start: torch.Tensor
+    iterations: torch.Tensor
+    support: torch.Tensor
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class Problem:
+    """Validated inputs, expanded to the (B * K, m, m) batch of starts."""
+
+    batch: int  # B
+    starts: int  # K
+    magnitude: torch.Tensor  # (B*K, m, m) float32, sqrt(Y)
+    support: torch.Tensor  # (B*K, m, m) bool
+    x0: torch.Tensor  # (B*K, m, m) complex64
+
+    @property
+    def m(self) -> int:
+        return self.magnitude.shape[-1]
+
+
+class Constraint:
+    """Object-domain set C: zero off ``support`` (and, if ``real_nonnegative``,
+    real and >= 0 on it). ``project`` is the Euclidean projection P_C."""
+
+    def __init__(self, support: torch.Tensor, real_nonnegative: bool = False):
+        self.support = support
+        self.real_nonnegative = real_nonnegative
+
+    def feasible(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixels where ``x`` may stay: the support (and Re x >= 0 there if real_nonnegative)."""
+        return self.support & (x.real >= 0) if self.real_nonnegative else self.support
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        if self.real_nonnegative:
+            x = x.real.clamp_min(0).to(x.dtype)
+        return torch.where(self.support, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def modulus_projection(x: torch.Tensor, magnitude: torch.Tensor, real: bool = False) -> torch.Tensor:
+    """P_M x = F^-1(sqrt(Y) F x / |F x|); with ``real`` its real part (Fienup's real-object variant)."""
+    p = fourier_magnitude_projection(x, magnitude)
+    return p.real.to(p.dtype) if real else p
+
+
+def fourier_residual(x: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    """Relative Fourier residual ``|| |F x| - sqrt(Y) ||^2 / ||sqrt(Y)||^2``, shape (B,).
+
+    x: (B, m, m) complex; magnitude: (B, m, m) = sqrt(Y). An all-zero Y gives the
+    unnormalised numerator (0 for x = 0).
+    """
+    diff = torch.fft.fft2(x).abs() - magnitude
+    scale = magnitude.square().sum(dim=(-2, -1))
+    return diff.square().sum(dim=(-2, -1)) / torch.where(scale > 0, scale, torch.ones_like(scale))
+
+
+def _check_measurements(Y: torch.Tensor) -> None:
+    if not isinstance(Y, torch.Tensor):
+        raise TypeError(f"Y must be a torch.Tensor, got {type(Y).__name__}")
+    if Y.ndim != 3 or Y.shape[-1] != Y.shape[-2]:
+        raise ValueError(f"Y must have shape (B, m, m), got shape {tuple(Y.shape)}")
+    if Y.shape[0] == 0:
+        raise ValueError("Y is an empty batch (B = 0)")
+    if not Y.dtype.is_floating_point:
+        raise ValueError(f"Y must be a real floating tensor of intensities, got dtype {Y.dtype}")
+    if not torch.isfinite(Y).all():
+        raise ValueError("Y contains NaN or infinite values")
+    if (Y < 0).any():
+        raise ValueError(f"Y must be nonnegative intensities; its minimum is {Y.min().item():.3g}")
+
+
+def frame_support(m: int, frame: int, device: torch.device) -> torch.Tensor:
+    """(m, m) bool mask of the frame x frame square at the top-left of the grid."""
+    if not 1 <= frame <= m:
+        raise ValueError(f"frame must be in [1, m = {m}], got {frame}")
+    mask = torch.zeros(m, m, dtype=torch.bool, device=device)
+    mask[:frame, :frame] = True
+    return mask
+
+
+def check_support(support: torch.Tensor, batch: int, m: int, device: torch.device) -> torch.Tensor:
+    """Validate a (m, m) or (B, m, m) bool support; return it expanded to (B, m, m)."""
+    if not isinstance(support, torch.Tensor) or support.dtype != torch.bool:
+        raise ValueError("support must be a bool torch.Tensor of shape (m, m) or (B, m, m)")
+    if support.shape not in {(m, m), (batch, m, m)}:
+        raise ValueError(f"support has shape {tuple(support.shape)}; expected {(m, m)} or "
+                         f"{(batch, m, m)} to match Y")
+    if support.device != device:
+        raise ValueError(f"support is on {support.device} but Y on {device}")
+    support = support.expand(batch, m, m)
+    empty = ~support.flatten(1).any(dim=1)
+    if empty.any():
+        raise ValueError(f"support is empty for image(s) {empty.nonzero().flatten().tolist()}")
+    return support
+
+
+def instance_seeds(seed: SeedLike, batch: int) -> list[int]:
+    """One integer seed per image: an int is shared by all images (so an image gets the
+    same starts alone or in any batch); a length-B sequence gives each image its own."""
+    if isinstance(seed, int):
+        return [seed] * batch
+    seeds = [int(s) for s in (seed.tolist() if isinstance(seed, torch.Tensor) else seed)]
+    if len(seeds) != batch:
+        raise ValueError(f"seed has {len(seeds)} entries but Y has {batch} images")
+    return seeds
+
+
+def random_phases(seeds: list[int], starts: int, m: int, device: torch.device) -> torch.Tensor:
+    """(B*K, m, m) uniform phases in [0, 2 pi); image b's K draws come from its own
+    generator seeded with ``seeds[b]``, so they do not depend on the rest of the batch."""
+    draws = []
+    for s in seeds:
+        gen = torch.Generator(device=device).manual_seed(s)
+        draws.append(torch.rand(starts, m, m, generator=gen, device=device))
+    return 2 * torch.pi * torch.cat(draws)
+
+
+def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | None,
+            seed: SeedLike, n_starts: int, frame: int,
+            real_nonnegative: bool = False) -> Problem:
+    """Validate solver inputs and build the (B*K, m, m) batch of starts.
+
+    support None means the frame x frame square at the top-left. With ``init``
+    (B, m, m) given, it is the single start x_0 of each image (K = 1, n_starts
+    is ignored). Otherwise K = n_starts random starts
+    ``x_0 = P_C F^-1(sqrt(Y) e^{i phi})`` with i.i.d. uniform phases phi.
+    """
+    _check_measurements(Y)
+    batch, m = Y.shape[0], Y.shape[-1]
+    device = Y.device
+    if support is None:
+        support = frame_support(m, frame, device)
+    support = check_support(support, batch, m, device)
+    magnitude = Y.to(torch.float32).sqrt()
+    if init is not None:
+        if not isinstance(init, torch.Tensor) or init.shape != Y.shape:
+            raise ValueError(f"init must be a tensor of shape {tuple(Y.shape)} like Y, got "
+                             f"{tuple(init.shape) if isinstance(init, torch.Tensor) else type(init)}")
+        if init.device != device:
+            raise ValueError(f"init is on {init.device} but Y on {device}")
+        x0 = init.to(torch.complex64)
+        if not torch.isfinite(torch.view_as_real(x0)).all():
+            raise ValueError("init contains NaN or infinite values")
+        return Problem(batch, 1, magnitude, support.clone(), x0.clone())
+    if not (isinstance(n_starts, int) and n_starts >= 1):
+        raise ValueError(f"n_starts must be a positive int, got {n_starts!r}")
+    seeds = instance_seeds(seed, batch)
+    magnitude = magnitude.repeat_interleave(n_starts, dim=0)
+    support = support.repeat_interleave(n_starts, dim=0)
+    phases = random_phases(seeds, n_starts, m, device)
+    x0 = torch.fft.ifft2(torch.polar(magnitude, phases))
+    x0 = Constraint(support, real_nonnegative).project(x0)
+    return Problem(batch, n_starts, magnitude, support, x0)
+
+
+def finish(problem: Problem, x: torch.Tensor, support: torch.Tensor, history: list[torch.Tensor],
+           history_iterations: list[int], iterations: torch.Tensor,
+           extra: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, SolverInfo]:
+    """Pick, per image, the start whose final object-domain estimate ``x`` (B*K, m, m)
+    has the smallest Fourier residual; gather its diagnostics.
+
+    history: list of (B*K,) residuals; iterations: (B*K,) int; extra: (B*K,) tensors.
+    """
+    B, K = problem.batch, problem.starts
+    residual = fourier_residual(x, problem.magnitude).view(B, K)
+    best = residual.argmin(dim=1)
+    rows = torch.arange(B, device=x.device) * K + best
+
+    def pick(t: torch.Tensor) -> torch.Tensor:
+        return t[rows]
+
+    hist = torch.stack(history, dim=1) if history else residual.new_zeros(B * K, 0)
+    info = SolverInfo(
+        residual=residual.gather(1, best[:, None]).squeeze(1),
+        history=pick(hist),
+        history_iterations=torch.tensor(history_iterations, dtype=torch.int64),
+        start_residuals=residual,
+        best_start=best,
+        iterations=pick(iterations),
+        support=pick(support),
+        extra={k: pick(v) for k, v in (extra or {}).items()},
+    )
+    return pick(x).to(torch.complex64), info

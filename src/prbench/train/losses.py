@@ -1,0 +1,163 @@
+"""Training objectives of the paper, Sec. 2.1.
+
+* :func:`naive_loss` -- the naive end-to-end objective ``l(X_i, g(Y_i))``.
+* :func:`passive_loss` -- the passive (measurement-consistency) objective, Eq. (2.1).
+* :func:`jacobian_frobenius_sq` -- the random-projection estimate of
+  ``||J_g(Y_i)||_F^2`` (Hoffman, Roberts & Yaida 2019), the regulariser of Eq. (2.2).
+* :func:`objective` -- one batch's training loss for either objective.
+
+All losses are per-image quantities averaged over the batch and computed in
+float32 (FFTs explicitly outside autocast).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ..nets.unet import normalize_measurements, to_complex
+from ..physics import pad
+
+__all__ = [
+    "OBJECTIVES",
+    "ObjectiveTerms",
+    "naive_loss",
+    "passive_loss",
+    "jacobian_frobenius_sq",
+    "jacobian_frobenius_sq_from_outputs",
+    "objective",
+]
+
+OBJECTIVES = ("naive", "passive")
+
+
+def _complex32(x: torch.Tensor) -> torch.Tensor:
+    """Cast to complex64 (complex128 stays), real input gets zero imaginary part."""
+    return x if x.dtype == torch.complex128 else x.to(torch.complex64)
+
+
+def naive_loss(x_true: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
+    """Naive end-to-end loss: mean_b ||x_pred_b - x_true_b||^2 / ||x_true_b||^2.
+
+    x_true, x_pred: (B, n, n) complex (or real). The relative MSE on the object
+    as synthesised -- shifted and possibly conjugate-flipped -- so it is *not*
+    symmetry-invariant: this is the approach the paper shows fails (Sec. 2.1).
+    The per-image normalisation makes it dimensionless, like
+    :func:`passive_loss` and :func:`prbench.metrics.symmetric_mse`.
+    """
+    if x_true.shape != x_pred.shape:
+        raise ValueError(f"shapes differ: x_true {tuple(x_true.shape)}, x_pred {tuple(x_pred.shape)}")
+    x_true, x_pred = _complex32(x_true), _complex32(x_pred)
+    error = (x_pred - x_true).abs().square().sum(dim=(-2, -1))
+    energy = x_true.abs().square().sum(dim=(-2, -1))
+    return (error / energy.clamp_min(torch.finfo(energy.dtype).tiny)).mean()
+
+
+def passive_loss(y: torch.Tensor, x_pred: torch.Tensor, m: int = 72) -> torch.Tensor:
+    """Passive loss, paper Eq. (2.1), on Fourier magnitudes:
+
+        mean_b  || |F pad(x_pred_b, m)| - sqrt(Y_b) ||^2 / ||sqrt(Y_b)||^2.
+
+    y: (B, m, m) measured intensities |F pad(X, m)|^2 (unnormalised DFT);
+    x_pred: (B, h, w) complex network output, h, w <= m. Comparing magnitudes
+    (amplitude loss) rather than intensities keeps the weak high frequencies from
+    being swamped by the DC term; dividing by ||sqrt Y||^2 = m^2 ||X||^2 makes the
+    loss dimensionless and per-image scale-free (0 iff |F pad(x_pred)| = sqrt Y).
+    Invariant under global phase, circular shift in the m-grid and conjugate flip
+    of x_pred. The FFT runs in float32 (complex64), with autocast disabled.
+    """
+    if y.ndim != 3 or y.shape[-2:] != (m, m):
+        raise ValueError(f"y must have shape (B, {m}, {m}), got {tuple(y.shape)}")
+    with torch.autocast(device_type=y.device.type, enabled=False):
+        magnitude = torch.fft.fft2(pad(_complex32(x_pred), m)).abs()
+        target = y.to(magnitude.dtype).clamp_min(0).sqrt()
+        error = (magnitude - target).square().sum(dim=(-2, -1))
+        energy = target.square().sum(dim=(-2, -1))
+        return (error / energy.clamp_min(torch.finfo(energy.dtype).tiny)).mean()
+
+
+def jacobian_frobenius_sq_from_outputs(outputs: torch.Tensor, inputs: torch.Tensor,
+                                       n_projections: int = 1) -> torch.Tensor:
+    """Batch mean of the per-sample estimate of ||J||_F^2, J = d outputs_b / d inputs_b.
+
+    outputs: (B, ...) real tensor computed from ``inputs`` (B, ...), which must
+    require grad; samples must not interact (true for :class:`prbench.nets.UNet`,
+    which uses GroupNorm). Hoffman, Roberts & Yaida (2019), Alg. 1: for v_b
+    uniform on the unit sphere of R^C (C = outputs per sample),
+    E[C ||v_b^T J_b||^2] = ||J_b||_F^2, so
+
+        estimate = mean_b mean_k C ||v_bk^T J_b||^2
+
+    over ``n_projections`` draws k, each one vector-Jacobian product with
+    ``create_graph=True`` (differentiable w.r.t. the weights). This is the
+    unbiased full estimate; their reference code returns half of it.
+    v is drawn from the global torch RNG of the outputs' device.
+    """
+    if n_projections < 1:
+        raise ValueError(f"n_projections must be >= 1, got {n_projections}")
+    batch = outputs.shape[0]
+    dims = outputs[0].numel()
+    total = outputs.new_zeros((), dtype=torch.float32)
+    for _ in range(n_projections):
+        v = torch.randn(outputs.shape, device=outputs.device, dtype=torch.float32)
+        v = v / v.flatten(1).norm(dim=1).view(batch, *[1] * (outputs.ndim - 1))
+        (vjp,) = torch.autograd.grad(outputs, inputs, grad_outputs=v.to(outputs.dtype),
+                                     create_graph=True)
+        total = total + dims * vjp.float().flatten(1).square().sum(dim=1).mean()
+    return total / n_projections
+
+
+def jacobian_frobenius_sq(model_fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor,
+                          n_projections: int = 1) -> torch.Tensor:
+    """Estimate of mean_b ||J_g(inputs_b)||_F^2 for ``g = model_fn`` (paper, Eq. 2.2).
+
+    inputs: (B, ...) (detached here, then differentiated); model_fn maps them to
+    (B, ...) real outputs. See :func:`jacobian_frobenius_sq_from_outputs`.
+    """
+    inputs = inputs.detach().requires_grad_(True)
+    return jacobian_frobenius_sq_from_outputs(model_fn(inputs), inputs, n_projections)
+
+
+@dataclass(frozen=True)
+class ObjectiveTerms:
+    """One batch's loss: ``total = data + jacobian_weight * jacobian``.
+
+    data: naive or passive loss (scalar); jacobian: the ||J||_F^2 estimate, or
+    None when it was not computed (jacobian_weight == 0).
+    """
+
+    total: torch.Tensor
+    data: torch.Tensor
+    jacobian: torch.Tensor | None
+
+
+def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind: str,
+              jacobian_weight: float = 0.0, n_projections: int = 1,
+              m: int = 72) -> ObjectiveTerms:
+    """Training loss of ``model`` on a batch (paper, Sec. 2.1).
+
+    x: (B, n, n) complex true objects (used by ``kind="naive"`` only);
+    y: (B, m, m) intensities. The network sees ``normalize_measurements(y)`` and
+    outputs (B, 2, n, n) real/imag channels.
+    kind="naive": naive_loss(x, g(Y)) (jacobian_weight must be 0);
+    kind="passive": passive_loss(Y, g(Y)) + jacobian_weight * ||J_g||_F^2, Eq. (2.2),
+    with J the Jacobian of the network output w.r.t. its normalised input. With
+    jacobian_weight == 0 no input gradient or Jacobian is computed at all.
+    """
+    if kind not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {kind!r}")
+    if jacobian_weight < 0 or (kind == "naive" and jacobian_weight != 0):
+        raise ValueError(f"jacobian_weight must be >= 0, and 0 for the naive objective; "
+                         f"got {jacobian_weight} with objective {kind!r}")
+    inputs = normalize_measurements(y).contiguous(memory_format=torch.channels_last)
+    if jacobian_weight:
+        inputs.requires_grad_(True)
+    outputs = model(inputs)
+    x_pred = to_complex(outputs)
+    data = naive_loss(x, x_pred) if kind == "naive" else passive_loss(y, x_pred, m)
+    if not jacobian_weight:
+        return ObjectiveTerms(total=data, data=data, jacobian=None)
+    jacobian = jacobian_frobenius_sq_from_outputs(outputs, inputs, n_projections)
+    return ObjectiveTerms(total=data + jacobian_weight * jacobian, data=data, jacobian=jacobian)
