@@ -14,9 +14,11 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/reconstruct.smk"
 
 
 rule all:
     input:
         synthesized(),
+        reconstructions(),
     default_target: True

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["collect", "git_revision"]
+__all__ = ["collect", "dumps", "git_revision"]
 
 _PACKAGES = ("prbench", "torch", "numpy", "scipy", "pandas", "matplotlib", "snakemake")
 
@@ -52,3 +53,8 @@ def collect(*, config: Any = None, seed: int | None = None, device: str | None =
         "config": config,
         **extra,
     }
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """Serialise a provenance record (non-JSON values become strings)."""
+    return json.dumps(record, sort_keys=True, default=str)

@@ -1,0 +1,26 @@
+"""Snakemake adapter: reconstruct one test shard with one iterative method."""
+
+import numpy as np
+import torch
+
+from prbench import methods, provenance
+from prbench.data import synth
+from prbench.io import save_npz
+from prbench.runlog import job_log
+
+with job_log(snakemake.log[0], "reconstruct") as log:  # noqa: F821
+    torch.set_num_threads(snakemake.threads)  # noqa: F821
+    params, wildcards = snakemake.params, snakemake.wildcards  # noqa: F821
+    test = synth.load(snakemake.input.test)  # noqa: F821
+    indices = methods.shard_indices(len(test.y), params.shards, int(wildcards.shard))
+    result = methods.reconstruct(wildcards.method, test.y[indices], indices, params.solver,
+                                 seed=params.seed, device=params.device)
+    log.info("%s shard %s: %d images in %.1f s on %s, median residual %.3g", wildcards.method,
+             wildcards.shard, len(indices), result.seconds, result.device,
+             float(np.median(result.residual)))
+    record = provenance.collect(seed=params.seed, device=result.device,
+                                config={"method": wildcards.method, "params": params.solver})
+    save_npz(snakemake.output[0], x_hat=result.x_hat, index=indices,  # noqa: F821
+             residual=result.residual, iterations=result.iterations,
+             seconds=np.full(len(indices), result.seconds / len(indices)),
+             provenance=np.array(provenance.dumps(record)))
