@@ -6,6 +6,11 @@ set -euo pipefail
 state="${SLURM_STATE:-/tmp/prbench-slurm}"
 mkdir -p "$state"
 
+if [ -s "$state/slurmctld.pid" ] && kill -0 "$(cat "$state/slurmctld.pid")" 2>/dev/null; then
+  echo "SLURM already started by this script (pidfiles in $state)"
+  exit 0
+fi
+
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null

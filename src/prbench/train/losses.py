@@ -125,12 +125,14 @@ class ObjectiveTerms:
     """One batch's loss: ``total = data + jacobian_weight * jacobian``.
 
     data: naive or passive loss (scalar); jacobian: the ||J||_F^2 estimate, or
-    None when it was not computed (jacobian_weight == 0).
+    None when it was not computed (jacobian_weight == 0); prediction: the
+    network's (B, n, n) complex64 reconstructions g(Y).
     """
 
     total: torch.Tensor
     data: torch.Tensor
     jacobian: torch.Tensor | None
+    prediction: torch.Tensor
 
 
 def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind: str,
@@ -158,6 +160,7 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
     x_pred = to_complex(outputs)
     data = naive_loss(x, x_pred) if kind == "naive" else passive_loss(y, x_pred, m)
     if not jacobian_weight:
-        return ObjectiveTerms(total=data, data=data, jacobian=None)
+        return ObjectiveTerms(total=data, data=data, jacobian=None, prediction=x_pred)
     jacobian = jacobian_frobenius_sq_from_outputs(outputs, inputs, n_projections)
-    return ObjectiveTerms(total=data + jacobian_weight * jacobian, data=data, jacobian=jacobian)
+    return ObjectiveTerms(total=data + jacobian_weight * jacobian, data=data, jacobian=jacobian,
+                         prediction=x_pred)
