@@ -12,13 +12,17 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/reconstruct.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
-        synthesized(),
-        reconstructions(),
+        run_outputs(),
     default_target: True

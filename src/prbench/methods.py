@@ -45,9 +45,9 @@ METHODS: dict[str, Method] = {
     for method in (
         Method("alm", "ALM", "paper", "alm"),
         Method("hio", "HIO", "paper", "hio"),
-        Method("hio_sw", "HIO + shrink-wrap", "beyond", "hio_sw"),
-        Method("raar_sw", "RAAR + shrink-wrap", "beyond", "raar_sw"),
-        Method("hio_realpos", "HIO told real & nonnegative", "reference", "hio",
+        Method("hio_sw", "HIO shrink-wrap", "beyond", "hio_sw"),
+        Method("raar_sw", "RAAR shrink-wrap", "beyond", "raar_sw"),
+        Method("hio_realpos", "HIO real>=0 (ref.)", "reference", "hio",
                {"real_nonnegative": True}),
     )
 }

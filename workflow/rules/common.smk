@@ -1,6 +1,5 @@
 # Shared names and helpers (no rules here).
 from prbench.config import check as check_config
-from prbench.methods import METHODS
 
 check_config(config)
 
@@ -9,7 +8,8 @@ RESULTS = f"results/{RUN}"
 ENV = "../../environment.yml"
 SPLITS = ["train", "test"]
 SHARDS = range(config["reconstruction"]["shards"])
-ITERATIVE_METHODS = [name for name in config["reconstruction"]["methods"] if name in METHODS]
+ITERATIVE_METHODS = list(config["reconstruction"]["methods"])
+ALL_METHODS = ITERATIVE_METHODS
 
 
 def synthesized():
@@ -20,3 +20,12 @@ def synthesized():
 def reconstructions(methods=ITERATIVE_METHODS):
     """Every shard of every configured method's reconstructions."""
     return expand(f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz", method=methods, shard=SHARDS)
+
+
+def run_outputs():
+    """Everything a full run produces: Table 1, figures and provenance."""
+    return [
+        f"{RESULTS}/tables/table1.md",
+        f"{RESULTS}/figures/figure4.png",
+        f"{RESULTS}/provenance.json",
+    ]

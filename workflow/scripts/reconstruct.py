@@ -22,5 +22,6 @@ with job_log(snakemake.log[0], "reconstruct") as log:  # noqa: F821
                                 config={"method": wildcards.method, "params": params.solver})
     save_npz(snakemake.output[0], x_hat=result.x_hat, index=indices,  # noqa: F821
              residual=result.residual, iterations=result.iterations,
+             device=np.array(result.device),
              seconds=np.full(len(indices), result.seconds / len(indices)),
              provenance=np.array(provenance.dumps(record)))

@@ -1,0 +1,1 @@
+"""Scores, Table 1 and figures built from the reconstructions."""

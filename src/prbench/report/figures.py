@@ -1,0 +1,92 @@
+"""Figures: the paper's Figure 4, MSE distributions, training curves (matplotlib, PNG + PDF)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..io import atomic_path  # noqa: E402
+from ..methods import METHODS  # noqa: E402
+
+__all__ = ["figure4", "mse_distribution", "save_figure", "training_curves"]
+
+
+def save_figure(figure: plt.Figure, paths: Sequence[str | Path]) -> None:
+    """Atomically save ``figure`` to every path (format from the suffix), then close it."""
+    for path in paths:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=Path(path).suffix.lstrip("."), dpi=150,
+                           bbox_inches="tight")
+    plt.close(figure)
+
+
+def figure4(truth: np.ndarray, aligned: Mapping[str, np.ndarray], mse: Mapping[str, np.ndarray],
+            rows: np.ndarray) -> plt.Figure:
+    """The paper's Figure 4: ground truth, then every method, aligned to the truth.
+
+    truth: (N, n, n) complex; aligned[method]: (N, n, n) best-aligned reconstructions
+    (:func:`prbench.metrics.align`); mse[method]: (N,) errors; rows: indices of the
+    test images to show. Magnitudes are shown on each image's truth scale.
+    """
+    names = list(aligned)
+    figure, axes = plt.subplots(len(rows), len(names) + 1, squeeze=False,
+                                figsize=(1.3 * (len(names) + 1), 1.4 * len(rows)))
+    for r, image in enumerate(rows):
+        scale = np.abs(truth[image]).max()
+        panels = [("Ground truth", np.abs(truth[image]), None)]
+        panels += [(METHODS[name].label, np.abs(aligned[name][image]), mse[name][image])
+                   for name in names]
+        for c, (title, panel, error) in enumerate(panels):
+            axis = axes[r, c]
+            axis.imshow(panel, cmap="gray", vmin=0, vmax=scale)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(title, fontsize=7)
+            if error is not None:
+                axis.set_xlabel(f"{error:.3f}", fontsize=7)
+    figure.suptitle("Reconstructions aligned to the truth (|x|; symmetric MSE below each)",
+                    fontsize=8)
+    return figure
+
+
+def mse_distribution(scores: pd.DataFrame, order: Sequence[str],
+                     paper: Mapping[str, float]) -> plt.Figure:
+    """Box plot of per-image MSE per method, with the paper's mean as a marker."""
+    figure, axis = plt.subplots(figsize=(7, 0.45 * len(order) + 1.2))
+    values = [scores.loc[scores["method"] == name, "mse"].to_numpy() for name in order]
+    axis.boxplot(values, vert=False, showmeans=True, widths=0.6)
+    axis.set_yticks(range(1, len(order) + 1), [METHODS[name].label for name in order],
+                    fontsize=8)
+    reported = [(i + 1, paper[name]) for i, name in enumerate(order) if name in paper]
+    if reported:
+        axis.scatter([v for _, v in reported], [y for y, _ in reported], marker="x",
+                     color="crimson", zorder=3, label="paper's mean (Table 1)")
+        axis.legend(fontsize=7, loc="lower right")
+    axis.invert_yaxis()
+    axis.set_xlim(-0.02, 1.02)
+    axis.set_xlabel("symmetry-adjusted relative MSE (per test image)")
+    return figure
+
+
+def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """Train and validation loss per epoch, one panel per trained network."""
+    figure, axes = plt.subplots(1, len(histories), squeeze=False,
+                                figsize=(3.5 * len(histories), 2.8))
+    for axis, (name, history) in zip(axes[0], histories.items()):
+        axis.plot(history["epoch"], history["train_loss"], marker="o", label="train")
+        axis.plot(history["epoch"], history["val_loss"], marker="s", label="validation")
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("loss")
+        axis.set_yscale("log")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,129 @@
+"""Table 1 of the paper, regenerated from per-image scores (Markdown, CSV, LaTeX).
+
+One row per method: mean symmetry-adjusted relative MSE with a 95% percentile
+bootstrap confidence interval of the mean, the median, the success rate (share of
+images with MSE below a threshold) and the paper's value where it reported one.
+Rows follow the paper's order; methods the paper did not compare follow in a
+second block, and reference rows that use prior knowledge the paper's methods do
+not use come last, labelled as such.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..methods import METHODS
+
+__all__ = ["GROUP_TITLES", "PAPER_TABLE1", "ordered", "summarize", "to_latex", "to_markdown"]
+
+#: Paper, Table 1: mean symmetry-adjusted MSE on the Fashion-MNIST test set.
+PAPER_TABLE1 = {
+    "alm": 0.312, "hio": 0.441, "passive_dnn": 0.266, "passive_refined": 0.187,
+    "naive_dnn": 0.492, "naive_refined": 0.397, "prdeep": 0.412,
+}
+#: Order of the paper's rows.
+PAPER_ORDER = ["alm", "hio", "passive_dnn", "passive_refined", "naive_dnn", "naive_refined",
+               "prdeep"]
+GROUP_TITLES = {
+    "paper": "Methods compared in the paper",
+    "beyond": "Not compared in the paper: support-free baselines and controls",
+    "reference": "Reference only: uses knowledge the paper's methods do not (object real, >= 0)",
+}
+
+
+def _bootstrap_ci(values: np.ndarray, rng: np.random.Generator, resamples: int,
+                  level: float = 0.95) -> tuple[float, float]:
+    means = rng.choice(values, size=(resamples, len(values)), replace=True).mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def ordered(names) -> list[str]:
+    """Registered method names in table order: by group, the paper's rows in its order."""
+    unknown = sorted(set(names) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unregistered methods {unknown}; registered: {sorted(METHODS)}")
+    groups = list(GROUP_TITLES)
+    registry = list(METHODS)
+
+    def key(name: str) -> tuple[int, int, int]:
+        paper_rank = PAPER_ORDER.index(name) if name in PAPER_ORDER else len(PAPER_ORDER)
+        return groups.index(METHODS[name].group), paper_rank, registry.index(name)
+
+    return sorted(names, key=key)
+
+
+def summarize(scores: pd.DataFrame, *, success_threshold: float, seed: int,
+              resamples: int = 2000) -> pd.DataFrame:
+    """One row per method with mean, 95% bootstrap CI, median, success rate, paper value.
+
+    scores: per-image rows with columns ``method`` and ``mse`` (see
+    :data:`prbench.report.scores.SCORE_COLUMNS`).
+    """
+    registry_rank = {name: rank for rank, name in enumerate(METHODS)}
+    rows = []
+    for name in ordered(scores["method"].unique()):
+        values = scores.loc[scores["method"] == name, "mse"].to_numpy(dtype=float)
+        rng = np.random.default_rng([seed, registry_rank[name]])
+        low, high = _bootstrap_ci(values, rng, resamples)
+        rows.append({
+            "method": name, "label": METHODS[name].label, "group": METHODS[name].group,
+            "images": len(values), "mean_mse": values.mean(), "ci_low": low, "ci_high": high,
+            "median_mse": float(np.median(values)),
+            "success_rate": float((values < success_threshold).mean()),
+            "paper_mse": PAPER_TABLE1.get(name, np.nan),
+        })
+    return pd.DataFrame(rows)
+
+
+def _cells(row: pd.Series) -> list[str]:
+    paper = "—" if np.isnan(row.paper_mse) else f"{row.paper_mse:.3f}"
+    return [row.label, f"{row.mean_mse:.3f}", f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
+            f"{row.median_mse:.3f}", f"{100 * row.success_rate:.0f}%", paper, str(row.images)]
+
+
+def _headers(threshold: float) -> list[str]:
+    return ["Method", "Mean MSE", "95% CI", "Median", f"Success (MSE < {threshold:g})",
+            "Paper", "Images"]
+
+
+def to_markdown(summary: pd.DataFrame, *, success_threshold: float) -> str:
+    """Markdown tables, one block per method group."""
+    headers = _headers(success_threshold)
+    lines = []
+    for group, title in GROUP_TITLES.items():
+        block = summary[summary["group"] == group]
+        if block.empty:
+            continue
+        lines += [f"**{title}**", "", "| " + " | ".join(headers) + " |",
+                  "|" + "|".join([" --- "] + [" ---: "] * (len(headers) - 1)) + "|"]
+        lines += ["| " + " | ".join(_cells(row)) + " |"
+                  for row in block.itertuples()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _latex_escape(text: str) -> str:
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"),
+                          ("_", r"\_"), ("#", r"\#"), (">=", r"$\geq$"), ("—", "--")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def to_latex(summary: pd.DataFrame, *, success_threshold: float) -> str:
+    """A booktabs LaTeX tabular with one mid-rule-separated block per method group."""
+    headers = _headers(success_threshold)
+    lines = [r"\begin{tabular}{l" + "r" * (len(headers) - 1) + "}", r"\toprule",
+             " & ".join(_latex_escape(h) for h in headers) + r" \\"]
+    for group, title in GROUP_TITLES.items():
+        block = summary[summary["group"] == group]
+        if block.empty:
+            continue
+        lines += [r"\midrule",
+                  rf"\multicolumn{{{len(headers)}}}{{l}}{{\emph{{{_latex_escape(title)}}}}} \\"]
+        lines += [" & ".join(_latex_escape(c) for c in _cells(row)) + r" \\"
+                  for row in block.itertuples()]
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+# Stage 5: Table 1, figures and provenance, all marked for `snakemake --report`.
+
+
+rule table:
+    input:
+        expand(f"{RESULTS}/scores/{{method}}.csv", method=ALL_METHODS),
+    output:
+        scores=report(f"{RESULTS}/scores.csv", category="Scores",
+                      caption="../report/scores.rst"),
+        markdown=f"{RESULTS}/tables/table1.md",
+        csv=report(f"{RESULTS}/tables/table1.csv", category="Table 1",
+                   caption="../report/table1.rst"),
+        latex=f"{RESULTS}/tables/table1.tex",
+    params:
+        success_threshold=config["report"]["success_threshold"],
+        bootstrap_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/table.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/table.py"
+
+
+rule figures:
+    input:
+        test=f"{RESULTS}/data/test.npz",
+        scores=f"{RESULTS}/scores.csv",
+        aligned=expand(f"{RESULTS}/aligned/{{method}}.npz", method=ALL_METHODS),
+    output:
+        figure4=report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
+                       category="Figures", caption="../report/figure4.rst"),
+        distribution=report(multiext(f"{RESULTS}/figures/mse_distribution", ".png", ".pdf"),
+                            category="Figures", caption="../report/mse_distribution.rst"),
+    params:
+        methods=ALL_METHODS,
+        images=config["report"]["figure_images"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/figures.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/figures.py"
+
+
+rule provenance:
+    input:
+        f"{RESULTS}/scores.csv",
+    output:
+        report(f"{RESULTS}/provenance.json", category="Provenance",
+               caption="../report/provenance.rst"),
+    params:
+        config=config,
+    log:
+        f"{RESULTS}/logs/provenance.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/provenance.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/provenance.py"

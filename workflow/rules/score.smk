@@ -1,0 +1,22 @@
+# Stage 4: symmetry-adjusted MSE of every reconstruction (paper, Appendix A.1).
+
+
+rule score:
+    input:
+        test=f"{RESULTS}/data/test.npz",
+        shards=lambda wildcards: reconstructions([wildcards.method]),
+    output:
+        scores=f"{RESULTS}/scores/{{method}}.csv",
+        aligned=f"{RESULTS}/aligned/{{method}}.npz",
+    wildcard_constraints:
+        method="|".join(ALL_METHODS),
+    params:
+        m=config["synthesis"]["m"],
+    log:
+        f"{RESULTS}/logs/score_{{method}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score_{{method}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/score.py"
