@@ -62,7 +62,7 @@ def mse_distribution(scores: pd.DataFrame, order: Sequence[str],
     """Box plot of per-image MSE per method, with the paper's mean as a marker."""
     figure, axis = plt.subplots(figsize=(7, 0.45 * len(order) + 1.2))
     values = [scores.loc[scores["method"] == name, "mse"].to_numpy() for name in order]
-    axis.boxplot(values, vert=False, showmeans=True, widths=0.6)
+    axis.boxplot(values, orientation="horizontal", showmeans=True, widths=0.6)
     axis.set_yticks(range(1, len(order) + 1), [METHODS[name].label for name in order],
                     fontsize=8)
     reported = [(i + 1, paper[name]) for i, name in enumerate(order) if name in paper]

@@ -1,0 +1,117 @@
+"""Scoring, Table 1 statistics and figures on small hand-made inputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from prbench.data import synth
+from prbench.io import save_npz
+from prbench.physics import conjugate_flip, pad
+from prbench.report import figures, table
+from prbench.report.scores import load_shards, score_method
+
+
+def make_test_set(count=6, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(1, 256, (count, 28, 28)).astype(np.uint8)
+    return synth.synthesize(images, rng.integers(0, 10, count), count, seed=seed, split="test")
+
+
+def write_shards(tmp_path, x_hat, splits):
+    paths = []
+    for number, indices in enumerate(splits):
+        path = tmp_path / f"shard{number}.npz"
+        save_npz(path, x_hat=x_hat[indices], index=np.asarray(indices),
+                 seconds=np.full(len(indices), 0.5), residual=np.zeros(len(indices)),
+                 iterations=np.full(len(indices), 7), device=np.array("cpu"))
+        paths.append(path)
+    return paths
+
+
+def test_scores_are_zero_for_symmetric_copies_and_one_for_nothing(tmp_path):
+    test = make_test_set()
+    truth = torch.from_numpy(test.x)
+    x_hat = torch.roll(pad(conjugate_flip(truth), 72), (10, 3), (-2, -1)) * 2j
+    x_hat[4] = 0
+    x_hat[4, 40, 40] = 1.0  # a single pixel: best fit is the brightest truth pixel
+    paths = write_shards(tmp_path, x_hat.numpy(), [[3, 4, 5], [0, 1, 2]])
+    shards = load_shards(paths)
+    np.testing.assert_array_equal(shards["index"], np.arange(6))
+    scores, aligned = score_method("hio", test, shards, 72)
+    assert list(scores["image"]) == list(range(6))
+    assert scores.loc[scores.image != 4, "mse"].max() < 1e-10
+    energy = np.abs(test.x[4]) ** 2
+    assert scores.loc[4, "mse"] == pytest.approx(1 - energy.max() / energy.sum(), rel=1e-9)
+    np.testing.assert_allclose(aligned[0], test.x[0], atol=1e-5)
+    assert (scores["label"].to_numpy() == test.labels).all()
+    assert (scores["flipped"].to_numpy() == test.flips).all()
+
+
+def test_overlapping_or_corrupt_shards_are_rejected(tmp_path):
+    test = make_test_set()
+    x_hat = pad(torch.from_numpy(test.x), 72).numpy()
+    with pytest.raises(ValueError, match="overlap"):
+        load_shards(write_shards(tmp_path, x_hat, [[0, 1, 2], [2, 3]]))
+    x_hat[1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        load_shards(write_shards(tmp_path, x_hat, [[0, 1], [2, 3]]))
+
+
+def fake_scores(rng):
+    rows = []
+    for name, centre in (("hio", 0.4), ("alm", 0.3), ("hio_sw", 0.1), ("hio_realpos", 0.02)):
+        values = np.clip(rng.normal(centre, 0.05, 200), 0, 1)
+        rows.append(pd.DataFrame({"method": name, "mse": values}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_summary_statistics_match_direct_computation():
+    scores = fake_scores(np.random.default_rng(1))
+    summary = table.summarize(scores, success_threshold=0.05, seed=0, resamples=4000)
+    # Paper order within groups, then the groups in order.
+    assert list(summary["method"]) == ["alm", "hio", "hio_sw", "hio_realpos"]
+    for row in summary.itertuples():
+        values = scores.loc[scores.method == row.method, "mse"].to_numpy()
+        assert row.mean_mse == pytest.approx(values.mean())
+        assert row.median_mse == pytest.approx(np.median(values))
+        assert row.success_rate == pytest.approx((values < 0.05).mean())
+        # The bootstrap CI of the mean is about mean +- 1.96 standard errors.
+        half_width = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
+        assert row.ci_low == pytest.approx(values.mean() - half_width, abs=0.25 * half_width)
+        assert row.ci_high == pytest.approx(values.mean() + half_width, abs=0.25 * half_width)
+    assert summary.set_index("method").loc["alm", "paper_mse"] == 0.312
+    assert np.isnan(summary.set_index("method").loc["hio_sw", "paper_mse"])
+
+
+def test_rendered_tables_hold_every_row_in_its_block():
+    summary = table.summarize(fake_scores(np.random.default_rng(2)), success_threshold=0.05,
+                              seed=0, resamples=200)
+    markdown = table.to_markdown(summary, success_threshold=0.05)
+    blocks = markdown.split("**")[1::2]
+    assert blocks == [table.GROUP_TITLES[g] for g in ("paper", "beyond", "reference")]
+    assert markdown.count("| ALM | ") == 1 and "0.312" in markdown
+    latex = table.to_latex(summary, success_threshold=0.05)
+    assert latex.count(r"\\") == 1 + 4 + 3  # header, rows, group titles
+    assert r"\%" in latex and "_" not in latex.replace(r"\_", "")
+
+
+def test_unregistered_method_is_rejected():
+    scores = pd.DataFrame({"method": ["magic"], "mse": [0.0]})
+    with pytest.raises(ValueError, match="unregistered"):
+        table.summarize(scores, success_threshold=0.05, seed=0)
+
+
+def test_figures_are_written(tmp_path):
+    test = make_test_set(4)
+    aligned = {"hio": test.x * 0.5, "alm": test.x}
+    mse = {"hio": np.full(4, 0.25), "alm": np.zeros(4)}
+    paths = [tmp_path / "f4.png", tmp_path / "f4.pdf"]
+    figures.save_figure(figures.figure4(test.x, aligned, mse, np.array([0, 2])), paths)
+    assert all(path.stat().st_size > 1000 for path in paths)
+    scores = fake_scores(np.random.default_rng(3))
+    figures.save_figure(figures.mse_distribution(scores, ["alm", "hio"], table.PAPER_TABLE1),
+                        [tmp_path / "d.png"])
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
+    figures.save_figure(figures.training_curves({"passive": history}), [tmp_path / "t.png"])
+    assert (tmp_path / "d.png").stat().st_size > 1000 and (tmp_path / "t.png").is_file()
