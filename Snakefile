@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/learn.smk"
 include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"

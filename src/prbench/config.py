@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .methods import METHODS
+
 __all__ = ["ConfigError", "check"]
 
 
@@ -22,3 +24,16 @@ def check(config: dict[str, Any]) -> None:
     if m < 2 * n - 1:
         raise ConfigError(f"config key synthesis.m = {m} must be >= 2 * synthesis.n - 1 = "
                           f"{2 * n - 1} (Fourier PR is unique only with this oversampling)")
+    models = config["training"]["models"]
+    for name, params in config["reconstruction"]["methods"].items():
+        key = f"reconstruction.methods.{name}"
+        if name not in METHODS:
+            raise ConfigError(f"config key {key}: unknown method; registered: {sorted(METHODS)}")
+        method = METHODS[name]
+        if method.model is not None and method.model not in models:
+            raise ConfigError(f"config key {key} needs training.models.{method.model}")
+        if method.solver is None and params:
+            raise ConfigError(f"config key {key}: the network output takes no parameters")
+        if method.model is not None and method.solver is not None and "support" not in params:
+            raise ConfigError(f"config key {key}.support is required (support estimation "
+                              "from the network output)")

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .physics import pad
 from .solvers import SOLVERS
+from .solvers import support as support_module
 
 __all__ = ["METHODS", "Method", "ShardResult", "image_seeds", "reconstruct", "select_device",
            "shard_indices"]
@@ -28,15 +30,21 @@ class Method:
     name: registry key, used in file names; label: display name in tables;
     group: "paper" (compared in the paper's Table 1), "beyond" (support-free
     baselines and controls the paper did not run) or "reference" (uses prior
-    knowledge the paper's methods do not: a reference point only);
-    solver: key into :data:`prbench.solvers.SOLVERS`; fixed: solver keyword
-    arguments that define the method and are not configurable.
+    knowledge the paper's methods do not: a reference point only).
+    solver: key into :data:`prbench.solvers.SOLVERS`, or None for a network's
+    output taken as it is. model: the trained network ("naive", "passive") whose
+    output the method uses, or None. start: "output" starts the solver from the
+    network output, "random" from random phases. A method with a model and a
+    solver estimates its support from the network output (paper, Sec. 2.2).
+    fixed: solver keyword arguments that define the method and are not configurable.
     """
 
     name: str
     label: str
     group: str
-    solver: str
+    solver: str | None
+    model: str | None = None
+    start: str = "random"
     fixed: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,10 +53,17 @@ METHODS: dict[str, Method] = {
     for method in (
         Method("alm", "ALM", "paper", "alm"),
         Method("hio", "HIO", "paper", "hio"),
+        Method("passive_dnn", "Passive DNN", "paper", None, "passive"),
+        Method("passive_refined", "Passive Refined", "paper", "alm", "passive", "output"),
+        Method("naive_dnn", "Naive DNN", "paper", None, "naive"),
+        Method("naive_refined", "Naive Refined", "paper", "alm", "naive", "output"),
         Method("hio_sw", "HIO shrink-wrap", "beyond", "hio_sw"),
         Method("raar_sw", "RAAR shrink-wrap", "beyond", "raar_sw"),
+        Method("passive_support_only", "Passive support, random start", "beyond", "alm",
+               "passive"),
+        Method("naive_support_only", "Naive support, random start", "beyond", "alm", "naive"),
         Method("hio_realpos", "HIO real>=0 (ref.)", "reference", "hio",
-               {"real_nonnegative": True}),
+               fixed={"real_nonnegative": True}),
     )
 }
 
@@ -86,23 +101,47 @@ def image_seeds(seed: int, method: str, indices: np.ndarray) -> list[int]:
 
 
 def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, Any], *,
-                seed: int, device: str = "auto") -> ShardResult:
-    """Reconstruct one shard with a registered iterative method.
+                seed: int, device: str = "auto",
+                network_output: np.ndarray | None = None) -> ShardResult:
+    """Reconstruct one shard with a registered method.
 
     y: (B, m, m) float32 measurements; indices: (B,) their test-set indices (for
-    seeding); params: the method's solver parameters from the config.
+    seeding); params: the method's parameters from the config (solver keyword
+    arguments, plus ``support`` keyword arguments of
+    :func:`prbench.solvers.support.from_estimate` for methods built on a network);
+    network_output: (B, n, n) complex output of the method's network, required
+    when the method has a model.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; registered: {sorted(METHODS)}")
     spec = METHODS[method]
-    overlap = set(params) & set(spec.fixed)
+    if (spec.model is None) != (network_output is None):
+        raise ValueError(f"method {method!r} needs "
+                         + (f"the {spec.model} network's output" if spec.model
+                            else "no network output"))
+    if spec.solver is None:
+        raise ValueError(f"method {method!r} is the network output itself: nothing to solve")
+    solver_params = dict(params)
+    support_params = solver_params.pop("support", None)
+    if (spec.model is None) != (support_params is None):
+        raise ValueError(f"method {method!r}: a 'support' entry is "
+                         + ("required" if spec.model else "not accepted"))
+    overlap = set(solver_params) & set(spec.fixed)
     if overlap:
         raise ValueError(f"method {method!r} fixes {sorted(overlap)}; remove them from its params")
     target = select_device(device)
     measurements = torch.from_numpy(np.ascontiguousarray(y)).to(target)
     start = time.perf_counter()
-    x_hat, info = SOLVERS[spec.solver](measurements, seed=image_seeds(seed, method, indices),
-                                       **params, **spec.fixed)
+    support = init = None
+    if spec.model is not None:
+        estimate = pad(torch.from_numpy(np.ascontiguousarray(network_output)).to(target),
+                       measurements.shape[-1])
+        support = support_module.from_estimate(estimate, **support_params)
+        if spec.start == "output":
+            init = estimate
+    x_hat, info = SOLVERS[spec.solver](measurements, support, init,
+                                       seed=image_seeds(seed, method, indices),
+                                       **solver_params, **spec.fixed)
     if target.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start

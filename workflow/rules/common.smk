@@ -1,5 +1,6 @@
 # Shared names and helpers (no rules here).
 from prbench.config import check as check_config
+from prbench.methods import METHODS
 
 check_config(config)
 
@@ -8,8 +9,9 @@ RESULTS = f"results/{RUN}"
 ENV = "../../environment.yml"
 SPLITS = ["train", "test"]
 SHARDS = range(config["reconstruction"]["shards"])
-ITERATIVE_METHODS = list(config["reconstruction"]["methods"])
-ALL_METHODS = ITERATIVE_METHODS
+MODELS = list(config["training"]["models"])
+ALL_METHODS = list(config["reconstruction"]["methods"])
+ITERATIVE_METHODS = [name for name in ALL_METHODS if METHODS[name].model is None]
 
 
 def synthesized():

@@ -8,9 +8,10 @@ rule reconstruct:
     output:
         f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz",
     wildcard_constraints:
-        method="|".join(ITERATIVE_METHODS),
+        method="|".join(ITERATIVE_METHODS) or "^$",
         shard=r"\d+",
     params:
+        method=lambda wildcards: wildcards.method,
         solver=lambda wildcards: config["reconstruction"]["methods"][wildcards.method],
         shards=config["reconstruction"]["shards"],
         seed=config["seed"],

@@ -1,4 +1,4 @@
-"""Snakemake adapter: reconstruct one test shard with one iterative method."""
+"""Snakemake adapter: reconstruct one test shard with one method (iterative or refined)."""
 
 import numpy as np
 import torch
@@ -13,13 +13,20 @@ with job_log(snakemake.log[0], "reconstruct") as log:  # noqa: F821
     params, wildcards = snakemake.params, snakemake.wildcards  # noqa: F821
     test = synth.load(snakemake.input.test)  # noqa: F821
     indices = methods.shard_indices(len(test.y), params.shards, int(wildcards.shard))
-    result = methods.reconstruct(wildcards.method, test.y[indices], indices, params.solver,
-                                 seed=params.seed, device=params.device)
-    log.info("%s shard %s: %d images in %.1f s on %s, median residual %.3g", wildcards.method,
+    network_output = None
+    if "network" in snakemake.input.keys():  # noqa: F821
+        with np.load(snakemake.input.network) as network:  # noqa: F821
+            if not np.array_equal(network["index"], indices):
+                raise ValueError(f"{snakemake.input.network} holds other images than this shard")  # noqa: F821
+            network_output = network["x_hat"]
+    result = methods.reconstruct(params.method, test.y[indices], indices, params.solver,
+                                 seed=params.seed, device=params.device,
+                                 network_output=network_output)
+    log.info("%s shard %s: %d images in %.1f s on %s, median residual %.3g", params.method,
              wildcards.shard, len(indices), result.seconds, result.device,
              float(np.median(result.residual)))
     record = provenance.collect(seed=params.seed, device=result.device,
-                                config={"method": wildcards.method, "params": params.solver})
+                                config={"method": params.method, "params": params.solver})
     save_npz(snakemake.output[0], x_hat=result.x_hat, index=indices,  # noqa: F821
              residual=result.residual, iterations=result.iterations,
              device=np.array(result.device),

@@ -18,22 +18,30 @@ from ._common import _check_measurements
 __all__ = ["gaussian_smooth", "from_estimate", "from_autocorrelation", "open_mask"]
 
 
-def gaussian_smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Circular Gaussian blur of a real (B, m, m) tensor, std ``sigma`` pixels.
+def _gaussian_spectrum(n: int, sigma: float, dtype: torch.dtype,
+                       device: torch.device) -> torch.Tensor:
+    """DFT (real, length n) of the periodised, sampled 1-D Gaussian normalised to unit sum."""
+    d = torch.arange(n, dtype=dtype, device=device)
+    wraps = int(5 * sigma / n) + 1
+    kernel = sum(torch.exp(-((d + k * n) ** 2) / (2 * sigma**2)) for k in range(-wraps, wraps + 1))
+    return torch.fft.fft(kernel / kernel.sum()).real
 
-    Applied as an FFT multiplier ``exp(-2 pi^2 sigma^2 (f_x^2 + f_y^2))``
-    (f in cycles/pixel), i.e. convolution with the periodised Gaussian of unit
-    mass. sigma = 0 returns x unchanged.
+
+def gaussian_smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Circular Gaussian blur of a real (B, h, w) tensor, std ``sigma`` pixels.
+
+    Circular convolution with the sampled Gaussian ``exp(-d^2 / 2 sigma^2)``,
+    periodised over the grid and normalised to unit sum (so sums are preserved),
+    applied separably in Fourier space. sigma = 0 returns x unchanged.
     """
     if sigma < 0:
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     if sigma == 0:
         return x
     h, w = x.shape[-2:]
-    fy = torch.fft.fftfreq(h, device=x.device, dtype=x.dtype)
-    fx = torch.fft.rfftfreq(w, device=x.device, dtype=x.dtype)
-    kernel = torch.exp(-2 * torch.pi**2 * sigma**2 * (fy[:, None] ** 2 + fx[None, :] ** 2))
-    return torch.fft.irfft2(torch.fft.rfft2(x) * kernel, s=(h, w))
+    ky = _gaussian_spectrum(h, sigma, x.dtype, x.device)
+    kx = _gaussian_spectrum(w, sigma, x.dtype, x.device)[: w // 2 + 1]
+    return torch.fft.irfft2(torch.fft.rfft2(x) * (ky[:, None] * kx[None, :]), s=(h, w))
 
 
 def open_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:

@@ -1,0 +1,17 @@
+"""Iterative Fourier phase-retrieval solvers (batched torch, CPU or CUDA).
+
+Every solver has the signature ``solver(Y, support=None, init=None, *, seed=0,
+**params) -> (X_hat, info)`` with Y (B, m, m) intensities ``|F pad(x, m)|^2``,
+X_hat (B, m, m) complex64 on Y's device and info a :class:`SolverInfo`.
+"""
+
+from . import support
+from ._common import SolverInfo, fourier_residual
+from .augmented_lagrangian import alm, alm_objective
+from .projection import hio, hio_sw, raar, raar_sw
+
+__all__ = ["hio", "raar", "alm", "hio_sw", "raar_sw", "support", "SOLVERS", "SolverInfo",
+           "fourier_residual", "alm_objective"]
+
+#: Public solvers by name.
+SOLVERS = {"hio": hio, "raar": raar, "alm": alm, "hio_sw": hio_sw, "raar_sw": raar_sw}

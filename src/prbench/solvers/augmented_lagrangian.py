@@ -1,0 +1,108 @@
+"""Augmented-Lagrangian phase retrieval (Zhuang et al. 2020, "Phase retrieval via
+second-order nonsmooth optimization"), batched over images and starts.
+
+Problem, for Z (m, m) complex, a = sqrt(Y), unnormalised DFT F:
+
+    min_Z f(Z) = 1/2 || |F Z| - a ||^2 / m^2   s.t.  A(Z) = Z restricted to ~S = 0.
+
+By Parseval (||F v||^2 = m^2 ||v||^2) f(Z) = 1/2 ||Z - P_M Z||^2, differentiable
+wherever F Z has no zero, with gradient (convention g = df/dRe Z + i df/dIm Z,
+= 2 df/dconj(Z), the one torch autograd uses) g = Z - P_M Z.
+
+Augmented Lagrangian with multiplier lambda (supported on ~S) and penalty rho:
+    L(Z, lambda) = f(Z) + Re<lambda, A Z> + rho/2 ||A Z||^2,
+    grad_Z L = Z - P_M Z + A*(lambda + rho A Z).
+Outer loop: Z <- argmin_Z L (warm-started batched L-BFGS), lambda <- lambda + rho A Z,
+and rho <- min(rho_factor rho, rho_max) for instances whose relative constraint
+violation ||A Z|| / ||x|| did not drop below ``decrease`` times its previous value.
+f and ||A Z||^2 are both quadratic in Z, so rho is scale-free; tolerances are
+relative to ||x||^2 = ||a||^2 / m^2.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._common import SeedLike, finish, fourier_residual, prepare, unit_phase
+from .lbfgs import _bcast, _dot, lbfgs
+
+__all__ = ["alm", "alm_objective"]
+
+
+def alm_objective(z: torch.Tensor, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """f(Z) = 1/2 || |F Z| - a ||^2 / m^2 per instance (B,) and its gradient Z - P_M Z.
+
+    z: (B, m, m) complex; magnitude a = sqrt(Y): (B, m, m). Gradient convention
+    df/dRe Z + i df/dIm Z (torch autograd's). Where F Z = 0, P_M uses phase 0.
+    """
+    m2 = z.shape[-1] * z.shape[-2]
+    spectrum = torch.fft.fft2(z)
+    modulus = spectrum.abs()
+    value = 0.5 * (modulus - magnitude).square().flatten(1).sum(dim=1) / m2
+    return value, z - torch.fft.ifft2(magnitude * unit_phase(spectrum))
+
+
+def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
+        *, seed: SeedLike = 0, n_starts: int = 4, outer_iters: int = 20, inner_iters: int = 50,
+        memory: int = 8, rho: float = 1.0, rho_factor: float = 10.0, rho_max: float = 1e4,
+        decrease: float = 0.25, tol: float = 1e-6, grad_tol: float = 1e-5, frame: int = 36):
+    """Batched augmented-Lagrangian PR (see module docstring), best of ``n_starts``.
+
+    Y, support, init, seed, frame: as :func:`prbench.solvers.hio`. Each outer
+    iteration runs at most ``inner_iters`` L-BFGS iterations (``memory`` pairs,
+    Armijo backtracking) until ||grad L|| <= grad_tol ||x||. Instance b stops once
+    its relative violation ||A Z|| / ||x|| <= ``tol`` and its inner solve met
+    grad_tol; stopped instances no longer change. Returns X_hat = P_S Z (B, m, m)
+    complex64 and a SolverInfo whose history is the Fourier residual after every
+    outer iteration, iterations the total L-BFGS iterations, and extra holds
+    "violation" (relative ||A Z|| before the final projection), "rho",
+    "outer_iterations".
+    """
+    if outer_iters < 1 or inner_iters < 1 or memory < 1:
+        raise ValueError("outer_iters, inner_iters and memory must be >= 1")
+    if not (rho > 0 and rho_factor >= 1 and rho_max >= rho and 0 < decrease < 1):
+        raise ValueError("need rho > 0, rho_factor >= 1, rho_max >= rho, 0 < decrease < 1")
+    problem = prepare(Y, support, init, seed, n_starts, frame)
+    a, inside = problem.magnitude, problem.support
+    outside = (~inside).to(torch.float32)
+    batch = a.shape[0]
+    scale = (a.square().flatten(1).sum(dim=1) / (a.shape[-1] * a.shape[-2])).sqrt()  # ||x||
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    z = problem.x0
+    lam = torch.zeros_like(z)
+    penalty = torch.full((batch,), float(rho), device=z.device)
+    violation = _dot(z * outside, z * outside).sqrt() / scale
+    previous = torch.full_like(violation, float("inf"))
+    done = torch.zeros(batch, dtype=torch.bool, device=z.device)
+    total_iterations = torch.zeros(batch, dtype=torch.int64, device=z.device)
+    outer_used = torch.zeros_like(total_iterations)
+    history, logged = [], []
+
+    for outer in range(1, outer_iters + 1):
+        def lagrangian(v: torch.Tensor, lam=lam, penalty=penalty):
+            value, grad = alm_objective(v, a)
+            off = v * outside
+            value = value + _dot(lam, off) + 0.5 * penalty * _dot(off, off)
+            return value, grad + outside * (lam + _bcast(penalty, v) * off)
+
+        # Hessian of L ~ I on S and (1 + rho) I off S: precondition with its inverse.
+        weight = 1 / (1 + _bcast(penalty, z) * outside)
+        result = lbfgs(lagrangian, z, max_iter=inner_iters, grad_tol=grad_tol * scale,
+                       memory=memory, active=~done, precondition=lambda v, w=weight: w * v)
+        z = result.x
+        total_iterations += result.iterations
+        outer_used += (~done).long()
+        off = z * outside
+        violation = torch.where(done, violation, _dot(off, off).sqrt() / scale)
+        lam = torch.where(_bcast(done, lam), lam, lam + _bcast(penalty, off) * off)
+        grow = ~done & (violation > decrease * previous)
+        penalty = torch.where(grow, (penalty * rho_factor).clamp_max(rho_max), penalty)
+        previous = torch.where(done, previous, violation)
+        done |= (violation <= tol) & result.converged
+        history.append(fourier_residual(z * (1 - outside), a))
+        logged.append(outer)
+        if done.all():
+            break
+    x = torch.where(inside, z, torch.zeros((), dtype=z.dtype, device=z.device))
+    return finish(problem, x, inside, history, logged, total_iterations,
+                  {"violation": violation, "rho": penalty, "outer_iterations": outer_used})

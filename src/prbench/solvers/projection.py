@@ -1,0 +1,208 @@
+"""Projection-based solvers: HIO, RAAR and their shrink-wrap variants.
+
+All share one driver (:func:`_run`): K starts per image run as one (B*K, m, m)
+batch, iterate ``x_{k+1} = T(x_k)``, optionally update the support (shrink-wrap),
+polish with error reduction ``x <- P_C P_M x`` and keep, per image, the start whose
+final estimate ``P_C x`` has the smallest Fourier residual
+``|| |F P_C x| - sqrt(Y) ||^2 / ||sqrt(Y)||^2``.
+
+Notation: P_M is the Fourier-modulus projection ``F^-1(sqrt(Y) F x / |F x|)``,
+P_C the object-domain projection (zero off the support S; with
+``real_nonnegative`` also real and >= 0 on S), R = 2P - I.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from . import support as support_mod
+from ._common import (Constraint, SeedLike, SolverInfo, finish, fourier_residual,
+                      modulus_projection, prepare)
+
+__all__ = ["hio", "raar", "hio_sw", "raar_sw"]
+
+Step = Callable[[torch.Tensor, torch.Tensor, Constraint], torch.Tensor]
+
+
+def _hio_step(beta: float) -> Step:
+    """Fienup's HIO: x' = p where p = P_M x is feasible (on S; and Re p >= 0 with the
+    real_nonnegative flag), x - beta p elsewhere."""
+    return lambda x, p, c: torch.where(c.feasible(p), p, x - beta * p)
+
+
+def _raar_step(beta: float) -> Step:
+    """Luke's RAAR: x' = beta/2 (R_C R_M + I) x + (1 - beta) P_M x
+    = beta (P_C(2p - x) + x - p) + (1 - beta) p, p = P_M x."""
+    return lambda x, p, c: beta * (c.project(2 * p - x) + x - p) + (1 - beta) * p
+
+
+def _check_beta(beta: float) -> None:
+    if not 0 < beta <= 1:
+        raise ValueError(f"beta must be in (0, 1], got {beta}")
+
+
+class _ShrinkWrap:
+    """Marchesini et al. (2003) support update, every ``update_every`` iterations:
+    S <- {G_sigma * |P_M x| >= threshold * max}, sigma decaying geometrically from
+    sigma_start (iteration 0) to sigma_end (last main iteration). The estimate is the
+    Fourier-consistent image P_M x, so the support can also grow where the data
+    demand it. A support that would be empty or exceed max_fraction of the grid is
+    not updated."""
+
+    def __init__(self, update_every: int, sigma_start: float, sigma_end: float,
+                 threshold: float, max_fraction: float, iters: int):
+        if update_every < 1:
+            raise ValueError(f"update_every must be >= 1, got {update_every}")
+        if not 0 < sigma_end <= sigma_start:
+            raise ValueError(f"need 0 < sigma_end <= sigma_start, got {sigma_end}, {sigma_start}")
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        self.update_every, self.threshold, self.max_fraction = update_every, threshold, max_fraction
+        self.sigma_start, self.sigma_end, self.iters = sigma_start, sigma_end, max(iters, 1)
+        self.guard_count: torch.Tensor | None = None
+
+    def due(self, t: int) -> bool:
+        """Whether to update after main iteration t (1-based)."""
+        return t % self.update_every == 0
+
+    def update(self, t: int, p: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
+        sigma = self.sigma_start * (self.sigma_end / self.sigma_start) ** (t / self.iters)
+        new, fell_back = support_mod.from_estimate(
+            p, sigma, self.threshold, max_fraction=self.max_fraction, fallback=support,
+            return_fallback=True)
+        self.guard_count = fell_back.long() + (0 if self.guard_count is None else self.guard_count)
+        return new
+
+
+def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | None,
+         seed: SeedLike, step: Step, *, iters: int, n_starts: int, er_iters: int, frame: int,
+         real_nonnegative: bool, log_every: int,
+         shrinkwrap: _ShrinkWrap | None = None) -> tuple[torch.Tensor, SolverInfo]:
+    """Common driver: starts, ``iters`` steps of ``step``, optional shrink-wrap,
+    ``er_iters`` error-reduction steps, best-of-K selection."""
+    if iters < 0 or er_iters < 0 or log_every < 1:
+        raise ValueError(f"need iters >= 0, er_iters >= 0, log_every >= 1; got "
+                         f"{iters}, {er_iters}, {log_every}")
+    problem = prepare(Y, support, init, seed, n_starts, frame, real_nonnegative)
+    a = problem.magnitude
+    constraint = Constraint(problem.support, real_nonnegative)
+    x = problem.x0
+    history, logged = [], []
+
+    def log(t: int) -> None:
+        history.append(fourier_residual(constraint.project(x), a))
+        logged.append(t)
+
+    for t in range(1, iters + 1):
+        p = modulus_projection(x, a, real_nonnegative)
+        x = step(x, p, constraint)
+        if shrinkwrap is not None and shrinkwrap.due(t):
+            constraint.support = shrinkwrap.update(t, modulus_projection(x, a), constraint.support)
+        if t % log_every == 0:
+            log(t)
+    for _ in range(er_iters):
+        x = constraint.project(modulus_projection(x, a, real_nonnegative))
+    if not logged or logged[-1] != iters + er_iters:
+        log(iters + er_iters)
+    n_total = torch.full((x.shape[0],), iters + er_iters, dtype=torch.int64, device=x.device)
+    extra = {}
+    if shrinkwrap is not None:
+        extra["support_guard_count"] = (shrinkwrap.guard_count if shrinkwrap.guard_count
+                                        is not None else torch.zeros_like(n_total))
+    return finish(problem, constraint.project(x), constraint.support, history, logged, n_total,
+                  extra)
+
+
+def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
+        *, seed: SeedLike = 0, iters: int = 1000, beta: float = 0.9, n_starts: int = 4,
+        er_iters: int = 100, frame: int = 36, real_nonnegative: bool = False,
+        log_every: int = 10):
+    """Hybrid input-output (Fienup 1982), batched, best of ``n_starts`` random starts.
+
+    x_{k+1} = P_M x_k on S, x_k - beta P_M x_k off S; then ``er_iters`` steps of
+    x <- P_S P_M x. Y: (B, m, m) intensities |F pad x|^2; support: (m, m) or
+    (B, m, m) bool, None = the ``frame`` x ``frame`` top-left square; init: (B, m, m)
+    single start per image (else random starts, see ``_common.prepare``); seed: int
+    shared by all images, or one int per image. ``real_nonnegative`` (reference only)
+    takes Re P_M and also treats pixels of S with Re < 0 as infeasible.
+    Returns X_hat (B, m, m) complex64 = P_S of the final iterate, and a SolverInfo.
+    """
+    _check_beta(beta)
+    return _run(Y, support, init, seed, _hio_step(beta), iters=iters, n_starts=n_starts,
+                er_iters=er_iters, frame=frame, real_nonnegative=real_nonnegative,
+                log_every=log_every)
+
+
+def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
+         *, seed: SeedLike = 0, iters: int = 1000, beta: float = 0.9, n_starts: int = 4,
+         er_iters: int = 100, frame: int = 36, real_nonnegative: bool = False,
+         log_every: int = 10):
+    """Relaxed averaged alternating reflections (Luke 2005); arguments as :func:`hio`.
+
+    x_{k+1} = beta/2 (R_S R_M + I) x_k + (1 - beta) P_M x_k, i.e. P_M x_k on S and
+    beta x_k + (1 - 2 beta) P_M x_k off S; then ER polish and best-of-K selection.
+    """
+    _check_beta(beta)
+    return _run(Y, support, init, seed, _raar_step(beta), iters=iters, n_starts=n_starts,
+                er_iters=er_iters, frame=frame, real_nonnegative=real_nonnegative,
+                log_every=log_every)
+
+
+def _shrinkwrap_run(step: Step, Y, support, init, seed, *, iters, n_starts, er_iters, frame,
+                    update_every, sigma_start, sigma_end, threshold, initial_support,
+                    autocorr_threshold, max_fraction, log_every):
+    if support is None:
+        if initial_support == "autocorrelation":
+            support = support_mod.from_autocorrelation(Y, autocorr_threshold)
+        elif initial_support != "frame":
+            raise ValueError(f"initial_support must be 'autocorrelation' or 'frame', "
+                             f"got {initial_support!r}")
+    sw = _ShrinkWrap(update_every, sigma_start, sigma_end, threshold, max_fraction, iters)
+    return _run(Y, support, init, seed, step, iters=iters, n_starts=n_starts, er_iters=er_iters,
+                frame=frame, real_nonnegative=False, log_every=log_every, shrinkwrap=sw)
+
+
+def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
+           init: torch.Tensor | None = None, *, seed: SeedLike = 0, iters: int = 1000,
+           beta: float = 0.9, n_starts: int = 4, er_iters: int = 100, frame: int = 36,
+           update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
+           threshold: float = 0.2, initial_support: str = "autocorrelation",
+           autocorr_threshold: float = 0.1, max_fraction: float = 0.5, log_every: int = 10):
+    """HIO with shrink-wrap support updates (Marchesini et al. 2003, as in PyNX/cohere).
+
+    The initial support is ``support`` if given, else the thresholded autocorrelation
+    (``initial_support="autocorrelation"``, threshold ``autocorr_threshold``) or the
+    frame square (``"frame"``). Every ``update_every`` iterations
+    S <- {G_sigma * |P_M x| >= threshold * max} with sigma going geometrically from
+    ``sigma_start`` to ``sigma_end`` px (never empty, never > ``max_fraction`` of the
+    grid: the old support is kept then). ER polish uses the final support.
+    info.support holds the final supports; info.extra["support_guard_count"] how
+    often the guard kept the old support.
+    """
+    _check_beta(beta)
+    return _shrinkwrap_run(_hio_step(beta), Y, support, init, seed, iters=iters,
+                           n_starts=n_starts, er_iters=er_iters, frame=frame,
+                           update_every=update_every, sigma_start=sigma_start,
+                           sigma_end=sigma_end, threshold=threshold,
+                           initial_support=initial_support,
+                           autocorr_threshold=autocorr_threshold, max_fraction=max_fraction,
+                           log_every=log_every)
+
+
+def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
+            init: torch.Tensor | None = None, *, seed: SeedLike = 0, iters: int = 1000,
+            beta: float = 0.9, n_starts: int = 4, er_iters: int = 100, frame: int = 36,
+            update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
+            threshold: float = 0.2, initial_support: str = "autocorrelation",
+            autocorr_threshold: float = 0.1, max_fraction: float = 0.5, log_every: int = 10):
+    """RAAR with shrink-wrap support updates; arguments and support rule as :func:`hio_sw`."""
+    _check_beta(beta)
+    return _shrinkwrap_run(_raar_step(beta), Y, support, init, seed, iters=iters,
+                           n_starts=n_starts, er_iters=er_iters, frame=frame,
+                           update_every=update_every, sigma_start=sigma_start,
+                           sigma_end=sigma_end, threshold=threshold,
+                           initial_support=initial_support,
+                           autocorr_threshold=autocorr_threshold, max_fraction=max_fraction,
+                           log_every=log_every)

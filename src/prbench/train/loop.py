@@ -1,0 +1,356 @@
+"""Training loop, on-the-fly data augmentation and inference for g_W (paper, Sec. 2.1, 3).
+
+One code path for CPU and CUDA: AdamW with a one-cycle schedule (linear warm-up,
+cosine decay), autocast + GradScaler only on CUDA, an atomic checkpoint after
+every epoch from which an interrupted run resumes exactly, the best-validation
+weights in ``best.pt`` and per-epoch statistics in ``history.csv``.
+
+Threads: the library never calls ``torch.set_num_threads``; configure it in the
+caller (e.g. from the Snakemake rule's ``threads``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from ..metrics import symmetric_mse
+from ..nets.unet import UNet, normalize_measurements, to_complex
+from ..physics import conjugate_flip, forward
+from . import losses
+
+__all__ = ["HISTORY_COLUMNS", "select_device", "random_placement", "train", "predict",
+           "load_model"]
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_jacobian", "val_loss", "val_symmetric_mse",
+                   "lr", "seconds", "images_per_s")
+_LAST, _BEST, _HISTORY = "last.pt", "best.pt", "history.csv"
+
+
+def select_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"``: the first CUDA GPU if available, else the CPU; anything else as given."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def random_placement(images: torch.Tensor, n: int = 36, generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Place (N, h, w) real images in n x n zero frames, as in the paper (Sec. 3, "Data").
+
+    Each image goes to a top-left offset (r, c) uniform in {0..n-h} x {0..n-w}
+    (0..8 for 28 in 36); then the whole n x n frame is conjugate-flipped
+    (:func:`prbench.physics.conjugate_flip`) with probability 1/2.
+    ``generator``: a CPU torch.Generator (the images' device must be CPU).
+    Returns x (N, n, n) complex64, offsets (N, 2) int64 (before the flip),
+    flips (N,) bool.
+    """
+    count, h, w = images.shape
+    if h > n or w > n:
+        raise ValueError(f"images of size {(h, w)} do not fit an n = {n} frame")
+    offsets = torch.stack([torch.randint(0, n - h + 1, (count,), generator=generator),
+                           torch.randint(0, n - w + 1, (count,), generator=generator)], dim=1)
+    flips = torch.rand(count, generator=generator) < 0.5
+    rows = offsets[:, :1] + torch.arange(h)  # (N, h)
+    cols = offsets[:, 1:] + torch.arange(w)  # (N, w)
+    x = torch.zeros(count, n, n, dtype=torch.complex64)
+    x[torch.arange(count)[:, None, None], rows[:, :, None], cols[:, None, :]] = \
+        images.to(torch.complex64)
+    x = torch.where(flips[:, None, None], conjugate_flip(x), x)
+    return x, offsets, flips
+
+
+@dataclass(frozen=True)
+class _Config:
+    """Settings a resumed run must share with the checkpoint it resumes."""
+
+    objective: str
+    jacobian_weight: float
+    n_projections: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    seed: int
+    on_the_fly: bool
+    train_size: int
+    m: int
+
+
+def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
+    """Independent CPU generator for (seed, epoch, stream): shuffling and placement."""
+    state = np.random.SeedSequence([seed, epoch, stream]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _write_history(rows: list[dict[str, float]], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+class _Progress:
+    """Light progress reporting on stderr: a refreshed line on a terminal
+    (every 0.5 s), a plain line every 60 s otherwise, one line per epoch."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.interval = 0.5 if self.tty else 60.0
+        self.last = time.perf_counter()
+
+    def due(self) -> bool:
+        return self.enabled and time.perf_counter() - self.last >= self.interval
+
+    def update(self, text: str) -> None:
+        self.last = time.perf_counter()
+        print(self._start() + text, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def epoch(self, text: str) -> None:
+        if self.enabled:
+            print(self._start() + text, file=sys.stderr, flush=True)
+
+    def _start(self) -> str:
+        return "\r\x1b[2K" if self.tty else ""  # on a terminal: overwrite the current line
+
+
+def _as_dataset(data: Dataset | tuple[torch.Tensor, ...]) -> Dataset:
+    return TensorDataset(*data) if isinstance(data, tuple) else data
+
+
+def _validate(model: torch.nn.Module, loader: DataLoader, *, kind: str, m: int,
+              device: torch.device, autocast: dict[str, Any], metric_images: int
+              ) -> tuple[float, float]:
+    """(mean data loss, mean symmetric MSE over the first ``metric_images``) of a val set."""
+    model.eval()
+    loss_sum, count, errors = 0.0, 0, []
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(**autocast):
+                terms = losses.objective(model, x, y, kind=kind, m=m)
+            loss_sum += terms.data.item() * x.shape[0]
+            count += x.shape[0]
+            scored = sum(e.numel() for e in errors)
+            if scored < metric_images:
+                keep = slice(0, metric_images - scored)
+                errors.append(symmetric_mse(x[keep], terms.prediction[keep], m).cpu())
+    model.train()
+    return loss_sum / count, torch.cat(errors).mean().item() if errors else math.nan
+
+
+def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] | None,
+          val_set: Dataset | tuple[torch.Tensor, ...], *, objective: str = "passive",
+          jacobian_weight: float = 0.0, epochs: int = 10, batch_size: int = 64,
+          lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
+          device: str | torch.device = "auto", out_dir: str | Path, resume: bool = True,
+          on_the_fly: torch.Tensor | None = None, progress: bool = True,
+          n_projections: int = 1, warmup_fraction: float = 0.05, amp: bool = True,
+          metric_images: int = 256, time_limit_s: float | None = None,
+          m: int = 72) -> dict[str, Any]:
+    """Train ``model`` (e.g. :class:`prbench.nets.UNet`) on Y -> X; paper Sec. 2.1, Eq. (2.2).
+
+    train_set, val_set: Datasets of (x (n, n) complex64, y (m, m) float32) pairs,
+    or tuples (x (N, n, n), y (N, m, m)) of tensors.
+    on_the_fly: (N, 28, 28) real base images; then ``train_set`` must be None and
+    each epoch draws fresh placements (:func:`random_placement`) and computes
+    Y = |F pad(X, m)|^2 on the device.
+    objective: "naive" (naive_loss on X) or "passive" (passive_loss +
+    jacobian_weight * ||J||_F^2 estimated with ``n_projections`` projections).
+
+    AdamW(lr, weight_decay) with a one-cycle schedule per step (warm-up over
+    ``warmup_fraction`` of all steps, cosine decay to lr / 2.5e5). With ``amp``
+    and a CUDA device: bfloat16 autocast (float16 + GradScaler where bf16 is not
+    supported); the FFT losses still run in float32. ``seed`` seeds the global
+    RNG (Jacobian projections) once at the start; shuffling and placements use
+    per-epoch generators derived from (seed, epoch). Seed the model's
+    initialisation yourself (``torch.manual_seed`` before building it).
+
+    Writes to ``out_dir``: ``last.pt`` (after each epoch, atomically: model,
+    optimizer, scheduler, scaler, epoch, global step, RNG states, history,
+    best val loss), ``best.pt`` (weights with the lowest val_loss, the val
+    objective's data term without the Jacobian penalty) and ``history.csv``
+    (:data:`HISTORY_COLUMNS`; train_jacobian is NaN when not computed,
+    val_symmetric_mse is over the first ``metric_images`` val images, seconds
+    include validation, images_per_s do not). With ``resume`` and an existing
+    ``last.pt`` of the same settings, training continues exactly where it
+    stopped. ``time_limit_s``: stop (resumably) after the first epoch that ends
+    past this many seconds of this call. The model keeps the last epoch's weights.
+
+    Returns a JSON-able summary: device, amp_dtype, epochs_completed, finished,
+    global_step, best_epoch, best_val_loss, history (list of row dicts) and the
+    paths of last.pt, best.pt and history.csv.
+    """
+    if (on_the_fly is None) == (train_set is None):
+        raise ValueError("give exactly one of train_set and on_the_fly")
+    if objective not in losses.OBJECTIVES:
+        raise ValueError(f"objective must be one of {losses.OBJECTIVES}, got {objective!r}")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    started = time.perf_counter()
+    device = select_device(device)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_data = TensorDataset(on_the_fly) if on_the_fly is not None else _as_dataset(train_set)
+    val_data = _as_dataset(val_set)
+    val_loader = DataLoader(val_data, batch_size=batch_size)
+    n = val_data[0][0].shape[-1]  # object frame size, for on-the-fly placement
+    config = _Config(objective=objective, jacobian_weight=float(jacobian_weight),
+                     n_projections=n_projections, epochs=epochs, batch_size=batch_size,
+                     lr=float(lr), weight_decay=float(weight_decay), seed=seed,
+                     on_the_fly=on_the_fly is not None, train_size=len(train_data), m=m)
+    steps_per_epoch = math.ceil(len(train_data) / batch_size)
+
+    model.to(device, memory_format=torch.channels_last).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=warmup_fraction,
+        anneal_strategy="cos", cycle_momentum=False)
+    use_amp = amp and device.type == "cuda"
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
+        if use_amp else None
+    autocast = {"device_type": device.type, "dtype": amp_dtype, "enabled": use_amp}
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    state = {"epoch": 0, "step": 0, "history": [], "best_val_loss": math.inf, "best_epoch": 0}
+    last_path, best_path, history_path = out / _LAST, out / _BEST, out / _HISTORY
+    torch.manual_seed(seed)
+    if resume and last_path.exists():
+        checkpoint = torch.load(last_path, map_location="cpu", weights_only=True)
+        if checkpoint["config"] != asdict(config):
+            diff = {k: (checkpoint["config"].get(k), v) for k, v in asdict(config).items()
+                    if checkpoint["config"].get(k) != v}
+            raise ValueError(f"{last_path} was written with other settings (stored, given): "
+                             f"{diff}; use another out_dir or resume=False")
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        scaler.load_state_dict(checkpoint["scaler"])
+        _set_rng_state(checkpoint["rng"], device)
+        state = checkpoint["state"]
+
+    report = _Progress(progress)
+    while state["epoch"] < epochs:
+        epoch = state["epoch"] + 1
+        epoch_start = time.perf_counter()
+        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True,
+                            generator=_epoch_generator(seed, epoch, 0))
+        placement = _epoch_generator(seed, epoch, 1)
+        loss_sum = torch.zeros((), device=device)
+        jacobian_sum = torch.zeros((), device=device)
+        seen = 0
+        for batch_index, batch in enumerate(loader):
+            if on_the_fly is not None:
+                x = random_placement(batch[0], n=n, generator=placement)[0]
+                x = x.to(device, non_blocking=True)
+                y = forward(x, m)
+            else:
+                x, y = (t.to(device, non_blocking=True) for t in batch)
+            with torch.autocast(**autocast):
+                terms = losses.objective(model, x, y, kind=objective,
+                                         jacobian_weight=jacobian_weight,
+                                         n_projections=n_projections, m=m)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(terms.total).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            state["step"] += 1
+            loss_sum += terms.total.detach() * x.shape[0]
+            if terms.jacobian is not None:
+                jacobian_sum += terms.jacobian.detach() * x.shape[0]
+            seen += x.shape[0]
+            if report.due():
+                report.update(f"epoch {epoch}/{epochs} [{batch_index + 1}/{len(loader)}] "
+                              f"loss {loss_sum.item() / seen:.4g}")
+        train_loss = loss_sum.item() / seen
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"non-finite training loss in epoch {epoch}; "
+                                     "lower lr or jacobian_weight")
+        train_seconds = time.perf_counter() - epoch_start
+        val_loss, val_sym = _validate(model, val_loader, kind=objective, m=m, device=device,
+                                      autocast=autocast, metric_images=metric_images)
+        row = {"epoch": epoch, "train_loss": train_loss,
+               "train_jacobian": jacobian_sum.item() / seen if jacobian_weight else math.nan,
+               "val_loss": val_loss, "val_symmetric_mse": val_sym,
+               "lr": scheduler.get_last_lr()[0],
+               "seconds": time.perf_counter() - epoch_start, "images_per_s": seen / train_seconds}
+        state = {**state, "epoch": epoch, "history": state["history"] + [row]}
+        weights = {"model": model.state_dict(), "model_config": getattr(model, "config", None),
+                   "config": asdict(config)}
+        if val_loss < state["best_val_loss"]:
+            state.update(best_val_loss=val_loss, best_epoch=epoch)
+            _atomic_save({**weights, "epoch": epoch, "val_loss": val_loss}, best_path)
+        _atomic_save({**weights, "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                      "rng": _rng_state(device), "state": state}, last_path)
+        _write_history(state["history"], history_path)
+        report.epoch(f"epoch {epoch}/{epochs}  train {train_loss:.4g}  val {val_loss:.4g}  "
+                     f"sym-mse {val_sym:.4g}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  "
+                     f"{row['images_per_s']:.0f} img/s")
+        if time_limit_s is not None and time.perf_counter() - started >= time_limit_s:
+            break
+
+    return {"device": str(device), "amp_dtype": str(amp_dtype).removeprefix("torch.") if amp_dtype
+            else None, "epochs_completed": state["epoch"], "finished": state["epoch"] == epochs,
+            "global_step": state["step"], "best_epoch": state["best_epoch"],
+            "best_val_loss": state["best_val_loss"], "history": state["history"],
+            "last": str(last_path), "best": str(best_path), "history_csv": str(history_path)}
+
+
+def predict(model: torch.nn.Module, y: torch.Tensor, batch_size: int = 256,
+            device: str | torch.device = "auto") -> torch.Tensor:
+    """Network reconstructions g(Y): y (B, m, m) intensities -> (B, n, n) complex64 on the CPU.
+
+    Runs in float32 under ``torch.no_grad`` in eval mode (the model is moved to
+    ``device`` and its train/eval mode restored afterwards).
+    """
+    device = select_device(device)
+    was_training = model.training
+    model.to(device).eval()
+    y = torch.as_tensor(y)
+    with torch.no_grad():
+        chunks = [to_complex(model(normalize_measurements(chunk.to(device)))).cpu()
+                  for chunk in y.split(batch_size)]
+    model.train(was_training)
+    return torch.cat(chunks)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> UNet:
+    """Rebuild the :class:`UNet` stored in a ``best.pt`` / ``last.pt`` written by :func:`train`."""
+    checkpoint = torch.load(path, map_location=select_device(device), weights_only=True)
+    model = UNet(**checkpoint["model_config"])
+    model.load_state_dict(checkpoint["model"])
+    return model.to(select_device(device))

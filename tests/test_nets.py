@@ -1,0 +1,64 @@
+"""U-Net backbone, measurement normalisation and output conversion."""
+
+import pytest
+import torch
+
+from prbench.nets import UNet, normalize_measurements, to_complex
+from prbench.physics import forward
+
+
+@pytest.mark.parametrize("widths", [(4,), (4, 8), (8, 16, 32), (8, 16, 32, 64), (4, 4, 8, 8, 8)])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_unet_output_shape(widths, batch):
+    # depth 5 pools 72 -> 36 -> 18 -> 9 -> 4: the odd size is padded back on the way up.
+    model = UNet(widths=widths)
+    out = model(torch.randn(batch, 1, 72, 72))
+    assert out.shape == (batch, 2, 36, 36)
+    assert len(model.down) == len(widths) and len(model.up) == len(widths) - 1
+    assert model.config == {"in_channels": 1, "out_channels": 2, "widths": list(widths),
+                            "out_size": 36}
+
+
+def test_unet_other_sizes_and_channels():
+    model = UNet(in_channels=3, out_channels=5, widths=(4, 8), out_size=10)
+    assert model(torch.randn(2, 3, 20, 20)).shape == (2, 5, 10, 10)
+    with pytest.raises(ValueError):
+        UNet(widths=())
+
+
+def test_unet_samples_are_independent():
+    # GroupNorm: one sample's output does not depend on the rest of the batch,
+    # in training mode too (needed for the per-sample Jacobian penalty).
+    torch.manual_seed(0)
+    model = UNet(widths=(4, 8)).train()
+    batch = torch.randn(4, 1, 72, 72)
+    other = torch.cat([batch[:1], torch.randn(3, 1, 72, 72)])
+    torch.testing.assert_close(model(batch)[0], model(other)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_normalize_measurements():
+    torch.manual_seed(0)
+    x = torch.randn(3, 36, 36, dtype=torch.complex64)
+    y = forward(x, 72)
+    z = normalize_measurements(y)
+    assert z.shape == (3, 1, 72, 72) and z.dtype == torch.float32
+    torch.testing.assert_close(z.mean(dim=(-2, -1)), torch.zeros(3, 1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(dim=(-2, -1)), torch.ones(3, 1), atol=1e-5, rtol=0)
+    # Invariant to the object's scale X -> c X, i.e. Y -> |c|^2 Y.
+    torch.testing.assert_close(normalize_measurements(1e4 * y), z, atol=1e-4, rtol=0)
+    # Independent formula for one image.
+    ref = torch.log1p(y[1] / y[1].mean())
+    torch.testing.assert_close(z[1, 0], (ref - ref.mean()) / ref.std(), atol=1e-5, rtol=0)
+    # Exact zeros in Y stay finite.
+    y[0, :10] = 0
+    assert torch.isfinite(normalize_measurements(y)).all()
+
+
+def test_to_complex():
+    out = torch.arange(2 * 2 * 3 * 3, dtype=torch.float32).reshape(2, 2, 3, 3)
+    x = to_complex(out)
+    assert x.dtype == torch.complex64 and x.shape == (2, 3, 3)
+    assert torch.equal(x.real, out[:, 0]) and torch.equal(x.imag, out[:, 1])
+    assert to_complex(out.to(torch.bfloat16)).dtype == torch.complex64
+    with pytest.raises(ValueError):
+        to_complex(torch.zeros(2, 3, 3, 3))

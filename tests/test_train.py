@@ -1,0 +1,273 @@
+"""Losses (paper Eqs. 2.1-2.2), on-the-fly placement and the training loop."""
+
+import csv
+import math
+
+import pytest
+import torch
+
+from prbench.nets import UNet, normalize_measurements, to_complex
+from prbench.physics import conjugate_flip, forward, pad
+from prbench.train import (
+    HISTORY_COLUMNS,
+    jacobian_frobenius_sq,
+    load_model,
+    naive_loss,
+    objective,
+    passive_loss,
+    predict,
+    random_placement,
+    select_device,
+    train,
+)
+
+
+def _complex(*shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.complex(torch.randn(*shape, generator=g), torch.randn(*shape, generator=g))
+
+
+# ---------------------------------------------------------------- passive / naive loss
+
+def test_passive_loss_hand_computed():
+    # m = 2: F [[1, 1], [0, 0]] = [[2, 0], [2, 0]];  F [[1, i], [0, 0]] has |.| = sqrt 2.
+    y = torch.tensor([[[4.0, 1.0], [1.0, 0.0]]])  # sqrt Y = [[2, 1], [1, 0]], ||.||^2 = 6
+    real = torch.tensor([[[1.0 + 0j, 1.0]]], dtype=torch.complex64)  # (1, 1, 2)
+    assert passive_loss(y, real, m=2).item() == pytest.approx(2 / 6, rel=1e-6)
+    mixed = torch.tensor([[[1.0 + 0j, 1j]]], dtype=torch.complex64)
+    expected = ((math.sqrt(2) - 2) ** 2 + 2 * (math.sqrt(2) - 1) ** 2 + 2) / 6
+    assert passive_loss(y, mixed, m=2).item() == pytest.approx(expected, rel=1e-6)
+    both = passive_loss(y.expand(2, 2, 2), torch.cat([real, mixed]), m=2)
+    assert both.item() == pytest.approx((2 / 6 + expected) / 2, rel=1e-6)
+
+
+def test_passive_loss_zero_at_truth_and_for_symmetric_copies():
+    x = _complex(3, 36, 36)
+    y = forward(x, 72)
+    assert passive_loss(y, x).item() < 1e-10
+    for copy in (x * torch.exp(torch.tensor(1.1j)), conjugate_flip(x)):
+        assert passive_loss(y, copy.to(torch.complex64)).item() < 1e-10
+
+
+def test_passive_loss_invariances():
+    y = forward(_complex(2, 36, 36, seed=1), 72)
+    x = torch.zeros(2, 36, 36, dtype=torch.complex64)
+    x[:, :20, :25] = _complex(2, 20, 25, seed=2)  # support leaves room to shift in the frame
+    reference = passive_loss(y, x).item()
+    assert reference > 0.1
+    variants = {
+        "global phase": x * torch.exp(torch.tensor(-2.3j)),
+        "conjugate flip": conjugate_flip(x),
+        "shift inside the 36 frame": torch.roll(x, shifts=(9, 11), dims=(-2, -1)),
+        # a circular shift of the padded object, wrapping around the 72 grid
+        "circular shift in the 72 grid": torch.roll(pad(x, 72), shifts=(60, 41), dims=(-2, -1)),
+    }
+    for name, variant in variants.items():
+        assert passive_loss(y, variant.to(torch.complex64)).item() == \
+            pytest.approx(reference, rel=1e-5), name
+    # ... but the naive loss is not invariant (the paper's point, Sec. 2.1).
+    assert naive_loss(x, conjugate_flip(x)).item() > 0.5
+
+
+def test_passive_loss_float32_under_autocast():
+    y, x = forward(_complex(2, 36, 36, seed=3), 72), _complex(2, 36, 36, seed=4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = passive_loss(y, x)
+    assert inside.dtype == torch.float32 and torch.equal(inside, passive_loss(y, x))
+
+
+def test_naive_loss_hand_computed():
+    truth = torch.ones(2, 2, 2, dtype=torch.complex64)
+    pred = truth.clone()
+    pred[0] = 0  # relative error 1
+    pred[1, 0, 0] = 1 + 2j  # |2j|^2 / 4 = 1
+    assert naive_loss(truth, pred).item() == pytest.approx(1.0)
+    pred[1, 0, 0] = 2  # 1 / 4
+    assert naive_loss(truth, pred).item() == pytest.approx((1 + 0.25) / 2)
+    assert naive_loss(truth, truth).item() == 0
+
+
+# ---------------------------------------------------------------- Jacobian estimate
+
+def _exact_frobenius_sq(model_fn, inputs):
+    """mean_b ||d model_fn(x_b) / d x_b||_F^2 from the full Jacobian, sample by sample."""
+    per_sample = [torch.autograd.functional.jacobian(lambda v: model_fn(v[None])[0], x_b)
+                  for x_b in inputs]
+    return torch.stack([j.square().sum() for j in per_sample]).mean().item()
+
+
+def test_jacobian_estimate_is_unbiased_mlp():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))
+    inputs = torch.randn(3, 6)
+    exact = _exact_frobenius_sq(model, inputs)
+    estimate = jacobian_frobenius_sq(model, inputs, n_projections=2000).item()
+    assert estimate == pytest.approx(exact, rel=0.04)
+    # A single projection is one noisy draw of the full estimate (not, e.g., half of it).
+    draws = torch.tensor([jacobian_frobenius_sq(model, inputs).item() for _ in range(300)])
+    assert draws.std() > 0.05 * exact and draws.mean().item() == pytest.approx(exact, rel=0.1)
+
+
+def test_jacobian_estimate_is_unbiased_conv_net():
+    # Tiny U-Net (2 x 4 x 4 outputs from 8 x 8 inputs, GroupNorm in train mode). The
+    # batch holds 700 copies of 3 inputs: samples must not interact, so the batch mean
+    # averages 2100 x 2 independent projections per input.
+    torch.manual_seed(0)
+    model = UNet(widths=(4, 8), out_size=4)
+    inputs = torch.randn(3, 1, 8, 8)
+    exact = _exact_frobenius_sq(model, inputs)
+    estimate = jacobian_frobenius_sq(model, inputs.repeat(700, 1, 1, 1), n_projections=2)
+    assert estimate.item() == pytest.approx(exact, rel=0.03)
+
+
+def test_jacobian_estimate_gradient_linear_model():
+    # g(x) = W x: ||J||_F^2 = ||W||_F^2, d/dW = 2 W, for every input (50000 draws).
+    torch.manual_seed(1)
+    layer = torch.nn.Linear(5, 3, bias=False)
+    estimate = jacobian_frobenius_sq(layer, torch.randn(25000, 5), n_projections=2)
+    estimate.backward()
+    weight = layer.weight.detach()
+    assert estimate.item() == pytest.approx(weight.square().sum().item(), rel=0.02)
+    torch.testing.assert_close(layer.weight.grad, 2 * weight, rtol=0, atol=0.06 * weight.abs().max())
+
+
+def test_objective_terms_and_skipped_jacobian():
+    torch.manual_seed(2)
+    model = UNet(widths=(4, 8), out_size=14)
+    x = _complex(2, 14, 14, seed=5)
+    y = forward(x, 28)
+    plain = objective(model, x, y, kind="passive", m=28)
+    assert plain.jacobian is None and plain.total is plain.data
+    prediction = to_complex(model(normalize_measurements(y)))
+    torch.testing.assert_close(plain.prediction, prediction)
+    torch.testing.assert_close(plain.data, passive_loss(y, prediction, m=28))
+    naive = objective(model, x, y, kind="naive", m=28)
+    torch.testing.assert_close(naive.data, naive_loss(x, prediction))
+    penalised = objective(model, x, y, kind="passive", jacobian_weight=0.5, m=28)
+    assert penalised.jacobian.item() > 0
+    torch.testing.assert_close(penalised.total, penalised.data + 0.5 * penalised.jacobian)
+    for kind, weight in (("naive", 0.1), ("passive", -1.0), ("other", 0.0)):
+        with pytest.raises(ValueError):
+            objective(model, x, y, kind=kind, jacobian_weight=weight, m=28)
+
+
+# ---------------------------------------------------------------- placement, device, loop
+
+def test_random_placement():
+    images = torch.rand(2000, 28, 28) + 0.1
+    x, offsets, flips = random_placement(images, n=36, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (2000, 36, 36) and x.dtype == torch.complex64
+    assert offsets.min() == 0 and offsets.max() == 8
+    assert 0.45 < flips.float().mean() < 0.55
+    assert set(offsets[:, 0].tolist()) == set(range(9))
+    unflipped = torch.where(flips[:, None, None], conjugate_flip(x), x)
+    for i in range(0, 2000, 97):
+        r, c = offsets[i].tolist()
+        expected = torch.zeros(36, 36, dtype=torch.complex64)
+        expected[r:r + 28, c:c + 28] = images[i]
+        assert torch.equal(unflipped[i], expected)
+    again = random_placement(images, n=36, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip((x, offsets, flips), again))
+
+
+def test_select_device():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert select_device().type == expected
+    assert select_device("cpu") == torch.device("cpu")
+
+
+def _tiny_sets(seed=0):
+    """10 x 10 images in a 14 x 14 frame, measured on a 28 x 28 grid."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(80, 10, 10, generator=g)
+    x, _, _ = random_placement(images, n=14, generator=g)
+    return images[:64], (x[:64], forward(x[:64], 28)), (x[64:], forward(x[64:], 28))
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return UNet(widths=(4, 8), out_size=14)
+
+
+def _val_loss(model, val, kind):
+    with torch.no_grad():
+        return objective(model, *val, kind=kind, m=28).data.item()
+
+
+@pytest.mark.parametrize("kind, weight", [("naive", 0.0), ("passive", 0.0), ("passive", 1e-3)])
+def test_training_lowers_the_loss(tmp_path, kind, weight):
+    _, train_set, val_set = _tiny_sets()
+    model = _model()
+    before = _val_loss(model, val_set, kind)
+    summary = train(model, train_set, val_set, objective=kind, jacobian_weight=weight,
+                    epochs=4, batch_size=16, lr=1e-2, seed=0, out_dir=tmp_path, m=28,
+                    device="cpu", progress=False)
+    losses = [row["val_loss"] for row in summary["history"]]
+    assert min(losses) < 0.8 * before
+    assert summary["finished"] and summary["global_step"] == 16 and summary["device"] == "cpu"
+    assert summary["best_val_loss"] == min(losses)
+    assert summary["best_epoch"] == 1 + losses.index(min(losses))
+    with open(summary["history_csv"]) as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == HISTORY_COLUMNS and [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert math.isnan(float(rows[0]["train_jacobian"])) == (weight == 0)
+    assert 0 <= float(rows[-1]["val_symmetric_mse"]) <= 1
+    best = load_model(summary["best"])
+    assert _val_loss(best, val_set, kind) == pytest.approx(min(losses), rel=1e-5)
+
+
+@pytest.mark.parametrize("on_the_fly", [False, True])
+def test_resume_continues_exactly(tmp_path, on_the_fly):
+    images, train_set, val_set = _tiny_sets()
+    data = {"train_set": None, "on_the_fly": images} if on_the_fly else {"train_set": train_set}
+    settings = dict(objective="passive", jacobian_weight=1e-3, epochs=3, batch_size=16,
+                    lr=3e-3, seed=7, m=28, device="cpu", progress=False, **data)
+
+    straight = _model()
+    train(straight, val_set=val_set, out_dir=tmp_path / "a", **settings)
+
+    first = train(_model(), val_set=val_set, out_dir=tmp_path / "b", time_limit_s=0, **settings)
+    assert first["epochs_completed"] == 1 and not first["finished"]
+    torch.manual_seed(123)  # disturb the global RNG: the checkpoint must restore it
+    resumed = _model(seed=99)  # other initial weights: the checkpoint must replace them
+    summary = train(resumed, val_set=val_set, out_dir=tmp_path / "b", **settings)
+    assert summary["finished"] and summary["global_step"] == 3 * 4
+
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    with open(tmp_path / "a" / "history.csv") as ha, open(tmp_path / "b" / "history.csv") as hb:
+        for row_a, row_b in zip(csv.DictReader(ha), csv.DictReader(hb), strict=True):
+            for key in ("epoch", "train_loss", "train_jacobian", "val_loss", "lr"):
+                assert row_a[key] == row_b[key], key
+
+    with pytest.raises(ValueError, match="other settings"):
+        train(_model(), val_set=val_set, out_dir=tmp_path / "b", **{**settings, "lr": 1e-3})
+
+
+def test_train_argument_checks(tmp_path):
+    images, train_set, val_set = _tiny_sets()
+    with pytest.raises(ValueError, match="exactly one"):
+        train(_model(), train_set, val_set, on_the_fly=images, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="objective"):
+        train(_model(), train_set, val_set, objective="supervised", out_dir=tmp_path)
+
+
+def test_predict_matches_the_network():
+    model = _model()
+    _, (x, y), _ = _tiny_sets()
+    expected = to_complex(model(normalize_measurements(y[:5]))).detach()
+    result = predict(model, y[:5], batch_size=2, device="cpu")
+    assert result.dtype == torch.complex64 and result.shape == (5, 14, 14)
+    torch.testing.assert_close(result, expected, rtol=1e-5, atol=1e-6)
+    assert model.training
+
+
+def test_progress_lines_on_stderr(tmp_path, capsys):
+    _, train_set, val_set = _tiny_sets()
+    train(_model(), train_set, val_set, epochs=2, batch_size=32, m=28, device="cpu",
+          out_dir=tmp_path)
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == "" and [line.split()[:2] for line in lines] == \
+        [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert "img/s" in lines[-1]

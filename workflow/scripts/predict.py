@@ -1,0 +1,34 @@
+"""Snakemake adapter: a trained U-Net's reconstructions of one test shard."""
+
+import time
+
+import numpy as np
+import torch
+
+from prbench import methods, provenance
+from prbench.data import synth
+from prbench.io import save_npz
+from prbench.physics import pad
+from prbench.runlog import job_log
+from prbench.solvers import fourier_residual
+from prbench.train import load_model, predict
+
+with job_log(snakemake.log[0], "predict") as log:  # noqa: F821
+    torch.set_num_threads(snakemake.threads)  # noqa: F821
+    params = snakemake.params  # noqa: F821
+    test = synth.load(snakemake.input.test)  # noqa: F821
+    indices = methods.shard_indices(len(test.y), params.shards,
+                                    int(snakemake.wildcards.shard))  # noqa: F821
+    device = methods.select_device(params.device)
+    model = load_model(snakemake.input.model, device)  # noqa: F821
+    start = time.perf_counter()
+    x_hat = predict(model, torch.from_numpy(test.y[indices]), device=device)
+    seconds = time.perf_counter() - start
+    y = torch.from_numpy(test.y[indices])
+    residual = fourier_residual(pad(x_hat, y.shape[-1]), y.sqrt()).numpy()
+    log.info("%s: %d images in %.2f s on %s", params.method, len(indices), seconds, device)
+    record = provenance.collect(device=str(device), config={"method": params.method})
+    save_npz(snakemake.output[0], x_hat=x_hat.numpy(), index=indices,  # noqa: F821
+             residual=residual, iterations=np.zeros(len(indices), int),
+             device=np.array(str(device)), seconds=np.full(len(indices), seconds / len(indices)),
+             provenance=np.array(provenance.dumps(record)))
