@@ -128,7 +128,8 @@ def test_jacobian_estimate_gradient_linear_model():
     estimate.backward()
     weight = layer.weight.detach()
     assert estimate.item() == pytest.approx(weight.square().sum().item(), rel=0.02)
-    torch.testing.assert_close(layer.weight.grad, 2 * weight, rtol=0, atol=0.06 * weight.abs().max())
+    torch.testing.assert_close(layer.weight.grad, 2 * weight, rtol=0,
+                               atol=0.06 * weight.abs().max())
 
 
 def test_objective_terms_and_skipped_jacobian():

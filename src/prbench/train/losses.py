@@ -48,7 +48,8 @@ def naive_loss(x_true: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
     :func:`passive_loss` and :func:`prbench.metrics.symmetric_mse`.
     """
     if x_true.shape != x_pred.shape:
-        raise ValueError(f"shapes differ: x_true {tuple(x_true.shape)}, x_pred {tuple(x_pred.shape)}")
+        raise ValueError(f"shapes differ: x_true {tuple(x_true.shape)}, "
+                         f"x_pred {tuple(x_pred.shape)}")
     x_true, x_pred = _complex32(x_true), _complex32(x_pred)
     error = (x_pred - x_true).abs().square().sum(dim=(-2, -1))
     energy = x_true.abs().square().sum(dim=(-2, -1))
