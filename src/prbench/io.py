@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_path", "save_npz", "write_json", "write_text"]
+__all__ = ["atomic_path", "save_npz", "save_torch", "write_json", "write_text"]
 
 
 def _current_umask() -> int:
@@ -60,3 +60,11 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: str | os.PathLike, payload: Any) -> None:
     """Atomically write ``payload`` as indented JSON."""
     write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """Atomically ``torch.save`` ``obj`` (checkpoints, weights) to ``path``."""
+    import torch
+
+    with atomic_path(path) as temporary:
+        torch.save(obj, temporary)

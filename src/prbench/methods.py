@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .devices import select_device
 from .physics import pad
 from .solvers import SOLVERS
 from .solvers import support as support_module
@@ -77,16 +78,6 @@ class ShardResult:
     iterations: np.ndarray
     seconds: float
     device: str
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but CUDA is not available")
-    return device
 
 
 def image_seeds(seed: int, method: str, indices: np.ndarray) -> list[int]:

@@ -7,6 +7,7 @@ import torch
 
 from prbench import methods, provenance
 from prbench.data import synth
+from prbench.devices import select_device
 from prbench.io import save_npz
 from prbench.physics import pad
 from prbench.runlog import job_log
@@ -19,7 +20,7 @@ with job_log(snakemake.log[0], "predict") as log:  # noqa: F821
     test = synth.load(snakemake.input.test)  # noqa: F821
     indices = methods.shard_indices(len(test.y), params.shards,
                                     int(snakemake.wildcards.shard))  # noqa: F821
-    device = methods.select_device(params.device)
+    device = select_device(params.device)
     model = load_model(snakemake.input.model, device)  # noqa: F821
     start = time.perf_counter()
     x_hat = predict(model, torch.from_numpy(test.y[indices]), device=device)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -24,6 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from ..devices import select_device
+from ..io import atomic_path, save_torch
 from ..metrics import symmetric_mse
 from ..nets.unet import UNet, normalize_measurements, to_complex
 from ..physics import conjugate_flip, forward
@@ -35,13 +36,6 @@ __all__ = ["HISTORY_COLUMNS", "select_device", "random_placement", "train", "pre
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_jacobian", "val_loss", "val_symmetric_mse",
                    "lr", "seconds", "images_per_s")
 _LAST, _BEST, _HISTORY = "last.pt", "best.pt", "history.csv"
-
-
-def select_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: the first CUDA GPU if available, else the CPU; anything else as given."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def random_placement(images: torch.Tensor, n: int = 36, generator: torch.Generator | None = None
@@ -93,19 +87,11 @@ def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _write_history(rows: list[dict[str, float]], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
@@ -312,8 +298,8 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
                    "config": asdict(config)}
         if val_loss < state["best_val_loss"]:
             state.update(best_val_loss=val_loss, best_epoch=epoch)
-            _atomic_save({**weights, "epoch": epoch, "val_loss": val_loss}, best_path)
-        _atomic_save({**weights, "optimizer": optimizer.state_dict(),
+            save_torch({**weights, "epoch": epoch, "val_loss": val_loss}, best_path)
+        save_torch({**weights, "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                       "rng": _rng_state(device), "state": state}, last_path)
         _write_history(state["history"], history_path)
