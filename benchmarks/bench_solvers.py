@@ -6,6 +6,10 @@ batch 1 and a large batch, on synthetic 36 x 36 objects with m = 72 and the fram
 support, one start, no ER polish. Prints a Markdown table.
 
     python benchmarks/bench_solvers.py [--device cpu|cuda] [--batch 512] [--repeats 3]
+                                       [--threads N]
+
+On a shared 2-core machine use --threads 1: with more torch threads than free
+cores, OpenMP oversubscription slows torch down by orders of magnitude.
 """
 
 from __future__ import annotations
@@ -57,7 +61,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     Y_all = forward(blob_objects(args.batch, seed=0), M).to(device)

@@ -136,15 +136,15 @@ def test_shrinkwrap_never_empty_on_degenerate_data(solver, scale):
 
 
 def test_shrinkwrap_tightens_support():
-    """From the autocorrelation support (~(2 * 28)^2 px), shrink-wrap ends near the
-    object's area, and its final support holds most of the reconstruction."""
+    """From the autocorrelation support (threshold 0.1: here ~1.8x the object's area),
+    shrink-wrap ends near the object's area; X_hat vanishes off the final support."""
     x = blob_objects(3, seed=5)
     Y = forward(x, M)
     initial = support.from_autocorrelation(Y)
     X, info = hio_sw(Y, seed=0, iters=300, n_starts=2, er_iters=20)
     area = (x != 0).flatten(1).sum(dim=1)
     final = info.support.flatten(1).sum(dim=1)
-    assert (final < initial.flatten(1).sum(dim=1) / 2).all()
+    assert (final < 0.75 * initial.flatten(1).sum(dim=1)).all()
     assert (final > area / 2).all() and (final < 2 * area).all()
     assert torch.equal(X[~info.support], torch.zeros_like(X[~info.support]))
     assert info.extra["support_guard_count"].shape == (3,)

@@ -84,7 +84,8 @@ def unit_phase(spectrum: torch.Tensor) -> torch.Tensor:
     return torch.sgn(spectrum + torch.finfo(spectrum.real.dtype).tiny)
 
 
-def modulus_projection(x: torch.Tensor, magnitude: torch.Tensor, real: bool = False) -> torch.Tensor:
+def modulus_projection(x: torch.Tensor, magnitude: torch.Tensor,
+                       real: bool = False) -> torch.Tensor:
     """P_M x = F^-1(sqrt(Y) F x / |F x|) (same map as
     :func:`prbench.physics.fourier_magnitude_projection`, about 2x faster on CPU);
     with ``real`` its real part (Fienup's real-object variant)."""
@@ -183,8 +184,8 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
     magnitude = Y.to(torch.float32).sqrt()
     if init is not None:
         if not isinstance(init, torch.Tensor) or init.shape != Y.shape:
-            raise ValueError(f"init must be a tensor of shape {tuple(Y.shape)} like Y, got "
-                             f"{tuple(init.shape) if isinstance(init, torch.Tensor) else type(init)}")
+            got = tuple(init.shape) if isinstance(init, torch.Tensor) else type(init).__name__
+            raise ValueError(f"init must be a tensor of shape {tuple(Y.shape)} like Y, got {got}")
         if init.device != device:
             raise ValueError(f"init is on {init.device} but Y on {device}")
         x0 = init.to(torch.complex64)

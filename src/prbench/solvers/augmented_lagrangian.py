@@ -52,11 +52,13 @@ def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     iteration runs at most ``inner_iters`` L-BFGS iterations (``memory`` pairs,
     Armijo backtracking) until ||grad L|| <= grad_tol ||x||. Instance b stops once
     its relative violation ||A Z|| / ||x|| <= ``tol`` and its inner solve met
-    grad_tol; stopped instances no longer change. Returns X_hat = P_S Z (B, m, m)
-    complex64 and a SolverInfo whose history is the Fourier residual after every
-    outer iteration, iterations the total L-BFGS iterations, and extra holds
-    "violation" (relative ||A Z|| before the final projection), "rho",
-    "outer_iterations".
+    grad_tol (or could not decrease L any more); stopped instances no longer
+    change. Random starts are as for hio; with the frame support ALM, like error
+    reduction, often stalls in a local minimum, so it is best used from a good
+    ``init``. Returns X_hat = P_S Z (B, m, m) complex64 and a SolverInfo whose
+    history is the Fourier residual after every outer iteration, iterations the
+    total L-BFGS iterations, and extra holds "violation" (relative ||A Z|| before
+    the final projection), "rho", "outer_iterations".
     """
     if outer_iters < 1 or inner_iters < 1 or memory < 1:
         raise ValueError("outer_iters, inner_iters and memory must be >= 1")
@@ -98,7 +100,8 @@ def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
         grow = ~done & (violation > decrease * previous)
         penalty = torch.where(grow, (penalty * rho_factor).clamp_max(rho_max), penalty)
         previous = torch.where(done, previous, violation)
-        done |= (violation <= tol) & result.converged
+        # A failed line search means L cannot decrease further in float32: also final.
+        done |= (violation <= tol) & (result.converged | result.failed)
         history.append(fourier_residual(z * (1 - outside), a))
         logged.append(outer)
         if done.all():

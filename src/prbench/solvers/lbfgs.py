@@ -45,7 +45,7 @@ class LBFGSResult:
 def lbfgs(fun: Objective, x: torch.Tensor, *, max_iter: int, grad_tol: torch.Tensor,
           memory: int = 8, active: torch.Tensor | None = None,
           precondition: Callable[[torch.Tensor], torch.Tensor] | None = None, c1: float = 1e-4,
-          max_backtracks: int = 30) -> LBFGSResult:
+          max_backtracks: int = 20) -> LBFGSResult:
     """Minimise ``fun`` per instance from ``x`` (B, ...), complex.
 
     fun(x) -> (value (B,), grad like x). Instance b stops when
@@ -59,7 +59,8 @@ def lbfgs(fun: Objective, x: torch.Tensor, *, max_iter: int, grad_tol: torch.Ten
     precondition = precondition or (lambda v: v)
     batch = x.shape[0]
     device = x.device
-    running = torch.ones(batch, dtype=torch.bool, device=device) if active is None else active.clone()
+    running = (torch.ones(batch, dtype=torch.bool, device=device) if active is None
+               else active.clone())
     value, grad = fun(x)
     iterations = torch.zeros(batch, dtype=torch.int64, device=device)
     failed = torch.zeros(batch, dtype=torch.bool, device=device)

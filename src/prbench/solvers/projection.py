@@ -61,19 +61,18 @@ class _ShrinkWrap:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
         self.update_every, self.threshold, self.max_fraction = update_every, threshold, max_fraction
         self.sigma_start, self.sigma_end, self.iters = sigma_start, sigma_end, max(iters, 1)
-        self.guard_count: torch.Tensor | None = None
 
     def due(self, t: int) -> bool:
         """Whether to update after main iteration t (1-based)."""
         return t % self.update_every == 0
 
-    def update(self, t: int, p: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
+    def update(self, t: int, p: torch.Tensor,
+               support: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """New (B, m, m) supports from the estimate p after iteration t, and (B,) flags
+        of the images whose old support was kept by the guard."""
         sigma = self.sigma_start * (self.sigma_end / self.sigma_start) ** (t / self.iters)
-        new, fell_back = support_mod.from_estimate(
-            p, sigma, self.threshold, max_fraction=self.max_fraction, fallback=support,
-            return_fallback=True)
-        self.guard_count = fell_back.long() + (0 if self.guard_count is None else self.guard_count)
-        return new
+        return support_mod.from_estimate(p, sigma, self.threshold, max_fraction=self.max_fraction,
+                                         fallback=support, return_fallback=True)
 
 
 def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | None,
@@ -90,6 +89,7 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
     constraint = Constraint(problem.support, real_nonnegative)
     x = problem.x0
     history, logged = [], []
+    guard_count = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
 
     def log(t: int) -> None:
         history.append(fourier_residual(constraint.project(x), a))
@@ -99,7 +99,9 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
         p = modulus_projection(x, a, real_nonnegative)
         x = step(x, p, constraint)
         if shrinkwrap is not None and shrinkwrap.due(t):
-            constraint.support = shrinkwrap.update(t, modulus_projection(x, a), constraint.support)
+            constraint.support, kept = shrinkwrap.update(t, modulus_projection(x, a),
+                                                         constraint.support)
+            guard_count += kept.long()
         if t % log_every == 0:
             log(t)
     for _ in range(er_iters):
@@ -107,10 +109,7 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
     if not logged or logged[-1] != iters + er_iters:
         log(iters + er_iters)
     n_total = torch.full((x.shape[0],), iters + er_iters, dtype=torch.int64, device=x.device)
-    extra = {}
-    if shrinkwrap is not None:
-        extra["support_guard_count"] = (shrinkwrap.guard_count if shrinkwrap.guard_count
-                                        is not None else torch.zeros_like(n_total))
+    extra = {} if shrinkwrap is None else {"support_guard_count": guard_count}
     return finish(problem, constraint.project(x), constraint.support, history, logged, n_total,
                   extra)
 
@@ -124,8 +123,10 @@ def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     x_{k+1} = P_M x_k on S, x_k - beta P_M x_k off S; then ``er_iters`` steps of
     x <- P_S P_M x. Y: (B, m, m) intensities |F pad x|^2; support: (m, m) or
     (B, m, m) bool, None = the ``frame`` x ``frame`` top-left square; init: (B, m, m)
-    single start per image (else random starts, see ``_common.prepare``); seed: int
-    shared by all images, or one int per image. ``real_nonnegative`` (reference only)
+    complex, the single start x_0 of each image (n_starts is then ignored); else
+    ``n_starts`` random starts x_0 = P_S F^-1(sqrt(Y) e^{i phi}), phi i.i.d. uniform,
+    drawn from a generator seeded per image; seed: an int shared by all images (an
+    image gets the same starts alone or in any batch) or one int per image. ``real_nonnegative`` (reference only)
     takes Re P_M and also treats pixels of S with Re < 0 as infeasible.
     Returns X_hat (B, m, m) complex64 = P_S of the final iterate, and a SolverInfo.
     """
@@ -168,7 +169,7 @@ def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
            init: torch.Tensor | None = None, *, seed: SeedLike = 0, iters: int = 1000,
            beta: float = 0.9, n_starts: int = 4, er_iters: int = 100, frame: int = 36,
            update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
-           threshold: float = 0.2, initial_support: str = "autocorrelation",
+           threshold: float = 0.1, initial_support: str = "autocorrelation",
            autocorr_threshold: float = 0.1, max_fraction: float = 0.5, log_every: int = 10):
     """HIO with shrink-wrap support updates (Marchesini et al. 2003, as in PyNX/cohere).
 
@@ -195,7 +196,7 @@ def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
             init: torch.Tensor | None = None, *, seed: SeedLike = 0, iters: int = 1000,
             beta: float = 0.9, n_starts: int = 4, er_iters: int = 100, frame: int = 36,
             update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
-            threshold: float = 0.2, initial_support: str = "autocorrelation",
+            threshold: float = 0.1, initial_support: str = "autocorrelation",
             autocorr_threshold: float = 0.1, max_fraction: float = 0.5, log_every: int = 10):
     """RAAR with shrink-wrap support updates; arguments and support rule as :func:`hio_sw`."""
     _check_beta(beta)
