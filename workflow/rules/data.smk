@@ -33,7 +33,7 @@ rule synthesize:
         object_kind=config["synthesis"]["object"],
         phase_smoothing_px=config["synthesis"]["phase_smoothing_px"],
         phase_std_rad=config["synthesis"]["phase_std_rad"],
-    threads: 2
+    threads: 1
     log:
         f"{RESULTS}/logs/synthesize_{{split}}.log",
     benchmark:

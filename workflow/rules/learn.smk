@@ -21,7 +21,7 @@ for model in MODELS:
             validation_fraction=config["training"]["validation_fraction"],
             seed=config["seed"],
             device=config["training"]["device"],
-        threads: 2
+        threads: 1
         log:
             f"{RESULTS}/logs/train_{model}.log",
         benchmark:
@@ -45,7 +45,7 @@ for model in MODELS:
             method=f"{model}_dnn",
             shards=config["reconstruction"]["shards"],
             device=config["reconstruction"]["device"],
-        threads: 2
+        threads: 1
         log:
             f"{RESULTS}/logs/predict_{model}_shard{{shard}}.log",
         benchmark:
@@ -74,7 +74,7 @@ for model in MODELS:
             shards=config["reconstruction"]["shards"],
             seed=config["seed"],
             device=config["reconstruction"]["device"],
-        threads: 2
+        threads: 1
         log:
             f"{RESULTS}/logs/refine_{model}_{{variant}}_shard{{shard}}.log",
         benchmark:

@@ -16,7 +16,7 @@ rule reconstruct:
         shards=config["reconstruction"]["shards"],
         seed=config["seed"],
         device=config["reconstruction"]["device"],
-    threads: 2
+    threads: 1
     log:
         f"{RESULTS}/logs/reconstruct_{{method}}_shard{{shard}}.log",
     benchmark:
