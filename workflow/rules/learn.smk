@@ -22,6 +22,7 @@ for model in MODELS:
             seed=config["seed"],
             device=config["training"]["device"],
         threads: 1
+        priority: 10  # the longest jobs: start them first
         log:
             f"{RESULTS}/logs/train_{model}.log",
         benchmark:

@@ -9,9 +9,11 @@ from . import support
 from ._common import SolverInfo, fourier_residual
 from .augmented_lagrangian import alm, alm_objective
 from .projection import hio, hio_sw, raar, raar_sw
+from .prdeep import prdeep
 
 __all__ = ["hio", "raar", "alm", "hio_sw", "raar_sw", "support", "SOLVERS", "SolverInfo",
            "fourier_residual", "alm_objective"]
 
 #: Public solvers by name.
-SOLVERS = {"hio": hio, "raar": raar, "alm": alm, "hio_sw": hio_sw, "raar_sw": raar_sw}
+SOLVERS = {"hio": hio, "raar": raar, "alm": alm, "hio_sw": hio_sw, "raar_sw": raar_sw,
+           "prdeep": prdeep}
