@@ -19,6 +19,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/learn.smk"
 include: "workflow/rules/reconstruct.smk"
+include: "workflow/rules/prdeep.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 

@@ -30,6 +30,8 @@ def check(config: dict[str, Any]) -> None:
         if name not in METHODS:
             raise ConfigError(f"config key {key}: unknown method; registered: {sorted(METHODS)}")
         method = METHODS[name]
+        if method.denoiser and "denoiser" not in config:
+            raise ConfigError(f"config key {key} needs the 'denoiser' section (its training)")
         if method.model is not None and method.model not in models:
             raise ConfigError(f"config key {key} needs training.models.{method.model}")
         if method.solver is None and params:

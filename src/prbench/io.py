@@ -7,6 +7,7 @@ Every writer creates a temporary file in the destination's directory and
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_path", "save_npz", "save_torch", "write_json", "write_text"]
+__all__ = ["atomic_path", "save_npz", "save_torch", "write_csv_rows", "write_json", "write_text"]
 
 
 def _current_umask() -> int:
@@ -68,3 +69,12 @@ def save_torch(obj: Any, path: str | os.PathLike) -> None:
 
     with atomic_path(path) as temporary:
         torch.save(obj, temporary)
+
+
+def write_csv_rows(path: str | os.PathLike, rows: list[dict[str, Any]],
+                   columns: tuple[str, ...] | list[str]) -> None:
+    """Atomically write ``rows`` (dicts keyed by ``columns``) as a CSV file with a header."""
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)

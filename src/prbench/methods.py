@@ -37,6 +37,7 @@ class Method:
     output the method uses, or None. start: "output" starts the solver from the
     network output, "random" from random phases. A method with a model and a
     solver estimates its support from the network output (paper, Sec. 2.2).
+    denoiser: the solver takes the trained denoiser (prDeep).
     fixed: solver keyword arguments that define the method and are not configurable.
     """
 
@@ -46,6 +47,7 @@ class Method:
     solver: str | None
     model: str | None = None
     start: str = "random"
+    denoiser: bool = False
     fixed: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,6 +60,7 @@ METHODS: dict[str, Method] = {
         Method("passive_refined", "Passive Refined", "paper", "alm", "passive", "output"),
         Method("naive_dnn", "Naive DNN", "paper", None, "naive"),
         Method("naive_refined", "Naive Refined", "paper", "alm", "naive", "output"),
+        Method("prdeep", "prDeep", "paper", "prdeep", denoiser=True),
         Method("hio_sw", "HIO shrink-wrap", "beyond", "hio_sw"),
         Method("raar_sw", "RAAR shrink-wrap", "beyond", "raar_sw"),
         Method("passive_support_only", "Passive support, random start", "beyond", "alm",
@@ -92,8 +95,8 @@ def image_seeds(seed: int, method: str, indices: np.ndarray) -> list[int]:
 
 
 def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, Any], *,
-                seed: int, device: str = "auto",
-                network_output: np.ndarray | None = None) -> ShardResult:
+                seed: int, device: str = "auto", network_output: np.ndarray | None = None,
+                denoiser: str | None = None) -> ShardResult:
     """Reconstruct one shard with a registered method.
 
     y: (B, m, m) float32 measurements; indices: (B,) their test-set indices (for
@@ -101,7 +104,8 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     arguments, plus ``support`` keyword arguments of
     :func:`prbench.solvers.support.from_estimate` for methods built on a network);
     network_output: (B, n, n) complex output of the method's network, required
-    when the method has a model.
+    when the method has a model; denoiser: path of the trained denoiser's weights,
+    required when the method uses one.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; registered: {sorted(METHODS)}")
@@ -110,6 +114,9 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
         raise ValueError(f"method {method!r} needs "
                          + (f"the {spec.model} network's output" if spec.model
                             else "no network output"))
+    if spec.denoiser != (denoiser is not None):
+        raise ValueError(f"method {method!r} needs " + ("a trained denoiser" if spec.denoiser
+                                                        else "no denoiser"))
     if spec.solver is None:
         raise ValueError(f"method {method!r} is the network output itself: nothing to solve")
     solver_params = dict(params)
@@ -124,6 +131,8 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     measurements = torch.from_numpy(np.ascontiguousarray(y)).to(target)
     start = time.perf_counter()
     support = init = None
+    if spec.denoiser:
+        solver_params["denoiser"] = denoiser
     if spec.model is not None:
         estimate = pad(torch.from_numpy(np.ascontiguousarray(network_output)).to(target),
                        measurements.shape[-1])

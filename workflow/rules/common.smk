@@ -11,7 +11,9 @@ SPLITS = ["train", "test"]
 SHARDS = range(config["reconstruction"]["shards"])
 MODELS = list(config["training"]["models"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
-ITERATIVE_METHODS = [name for name in ALL_METHODS if METHODS[name].model is None]
+ITERATIVE_METHODS = [
+    name for name in ALL_METHODS if METHODS[name].model is None and not METHODS[name].denoiser
+]
 
 
 def synthesized():

@@ -1,4 +1,4 @@
-"""Snakemake adapter: reconstruct one test shard with one method (iterative or refined)."""
+"""Snakemake adapter: reconstruct one test shard with one method (iterative, refined, prDeep)."""
 
 import numpy as np
 import torch
@@ -19,9 +19,10 @@ with job_log(snakemake.log[0], "reconstruct") as log:  # noqa: F821
             if not np.array_equal(network["index"], indices):
                 raise ValueError(f"{snakemake.input.network} holds other images than this shard")  # noqa: F821
             network_output = network["x_hat"]
+    denoiser = snakemake.input.denoiser if "denoiser" in snakemake.input.keys() else None  # noqa: F821
     result = methods.reconstruct(params.method, test.y[indices], indices, params.solver,
                                  seed=params.seed, device=params.device,
-                                 network_output=network_output)
+                                 network_output=network_output, denoiser=denoiser)
     log.info("%s shard %s: %d images in %.1f s on %s, median residual %.3g", params.method,
              wildcards.shard, len(indices), result.seconds, result.device,
              float(np.median(result.residual)))

@@ -3,4 +3,4 @@
 from .dncnn import DnCNN, apply_denoiser
 from .unet import UNet, normalize_measurements, to_complex
 
-__all__ = ["UNet", "normalize_measurements", "to_complex"]
+__all__ = ["DnCNN", "UNet", "apply_denoiser", "normalize_measurements", "to_complex"]

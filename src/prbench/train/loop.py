@@ -11,7 +11,6 @@ caller (e.g. from the Snakemake rule's ``threads``).
 
 from __future__ import annotations
 
-import csv
 import math
 import sys
 import time
@@ -24,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..devices import select_device
-from ..io import atomic_path, save_torch
+from ..io import save_torch, write_csv_rows
 from ..metrics import symmetric_mse
 from ..nets.unet import UNet, normalize_measurements, to_complex
 from ..physics import conjugate_flip, forward
@@ -85,13 +84,6 @@ def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
     """Independent CPU generator for (seed, epoch, stream): shuffling and placement."""
     state = np.random.SeedSequence([seed, epoch, stream]).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-
-
-def _write_history(rows: list[dict[str, float]], path: Path) -> None:
-    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
@@ -302,7 +294,7 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
         save_torch({**weights, "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                       "rng": _rng_state(device), "state": state}, last_path)
-        _write_history(state["history"], history_path)
+        write_csv_rows(history_path, state["history"], HISTORY_COLUMNS)
         report.epoch(f"epoch {epoch}/{epochs}  train {train_loss:.4g}  val {val_loss:.4g}  "
                      f"sym-mse {val_sym:.4g}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  "
                      f"{row['images_per_s']:.0f} img/s")
