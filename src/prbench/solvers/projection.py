@@ -151,9 +151,14 @@ def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tenso
                 log_every=log_every)
 
 
-def _shrinkwrap_run(step: Step, Y, support, init, seed, *, iters, n_starts, er_iters, frame,
-                    update_every, sigma_start, sigma_end, threshold, initial_support,
-                    autocorr_threshold, max_fraction, log_every):
+def _shrinkwrap_run(step: Step, Y: torch.Tensor, support: torch.Tensor | None,
+                    init: torch.Tensor | None, seed: SeedLike, *, iters: int = 1000,
+                    n_starts: int = 4, er_iters: int = 100, frame: int = 36,
+                    update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
+                    threshold: float = 0.1, initial_support: str = "autocorrelation",
+                    autocorr_threshold: float = 0.1, max_fraction: float = 0.5,
+                    log_every: int = 10):
+    """The shrink-wrap driver shared by :func:`hio_sw` and :func:`raar_sw` (defaults here)."""
     if support is None:
         if initial_support == "autocorrelation":
             support = support_mod.from_autocorrelation(Y, autocorr_threshold)
@@ -166,11 +171,8 @@ def _shrinkwrap_run(step: Step, Y, support, init, seed, *, iters, n_starts, er_i
 
 
 def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
-           init: torch.Tensor | None = None, *, seed: SeedLike = 0, iters: int = 1000,
-           beta: float = 0.9, n_starts: int = 4, er_iters: int = 100, frame: int = 36,
-           update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
-           threshold: float = 0.1, initial_support: str = "autocorrelation",
-           autocorr_threshold: float = 0.1, max_fraction: float = 0.5, log_every: int = 10):
+           init: torch.Tensor | None = None, *, seed: SeedLike = 0, beta: float = 0.9,
+           **params):
     """HIO with shrink-wrap support updates (Marchesini et al. 2003, as in PyNX/cohere).
 
     The initial support is ``support`` if given, else the thresholded autocorrelation
@@ -180,30 +182,19 @@ def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
     ``sigma_start`` to ``sigma_end`` px (never empty, never > ``max_fraction`` of the
     grid: the old support is kept then). ER polish uses the final support.
     info.support holds the final supports; info.extra["support_guard_count"] how
-    often the guard kept the old support.
+    often the guard kept the old support. ``params`` and their defaults: those of
+    ``_shrinkwrap_run`` (iters=1000, n_starts=4, er_iters=100, frame=36,
+    update_every=20, sigma_start=2.0, sigma_end=0.5, threshold=0.1,
+    initial_support="autocorrelation", autocorr_threshold=0.1, max_fraction=0.5,
+    log_every=10).
     """
     _check_beta(beta)
-    return _shrinkwrap_run(_hio_step(beta), Y, support, init, seed, iters=iters,
-                           n_starts=n_starts, er_iters=er_iters, frame=frame,
-                           update_every=update_every, sigma_start=sigma_start,
-                           sigma_end=sigma_end, threshold=threshold,
-                           initial_support=initial_support,
-                           autocorr_threshold=autocorr_threshold, max_fraction=max_fraction,
-                           log_every=log_every)
+    return _shrinkwrap_run(_hio_step(beta), Y, support, init, seed, **params)
 
 
 def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
-            init: torch.Tensor | None = None, *, seed: SeedLike = 0, iters: int = 1000,
-            beta: float = 0.9, n_starts: int = 4, er_iters: int = 100, frame: int = 36,
-            update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
-            threshold: float = 0.1, initial_support: str = "autocorrelation",
-            autocorr_threshold: float = 0.1, max_fraction: float = 0.5, log_every: int = 10):
+            init: torch.Tensor | None = None, *, seed: SeedLike = 0, beta: float = 0.9,
+            **params):
     """RAAR with shrink-wrap support updates; arguments and support rule as :func:`hio_sw`."""
     _check_beta(beta)
-    return _shrinkwrap_run(_raar_step(beta), Y, support, init, seed, iters=iters,
-                           n_starts=n_starts, er_iters=er_iters, frame=frame,
-                           update_every=update_every, sigma_start=sigma_start,
-                           sigma_end=sigma_end, threshold=threshold,
-                           initial_support=initial_support,
-                           autocorr_threshold=autocorr_threshold, max_fraction=max_fraction,
-                           log_every=log_every)
+    return _shrinkwrap_run(_raar_step(beta), Y, support, init, seed, **params)
