@@ -96,6 +96,27 @@ def test_rendered_tables_hold_every_row_in_its_block():
     assert r"\%" in latex and "_" not in latex.replace(r"\_", "")
 
 
+def test_paired_differences_keep_pairs_and_match_direct_computation():
+    rng = np.random.default_rng(4)
+    base = rng.uniform(0.2, 0.6, 300)
+    scores = pd.concat([
+        pd.DataFrame({"method": "passive_refined", "image": np.arange(300), "mse": base}),
+        # hio: the same images, 0.05 worse each with small noise: a sure, paired difference
+        pd.DataFrame({"method": "hio", "image": np.arange(300),
+                      "mse": base + 0.05 + rng.normal(0, 0.01, 300)}),
+    ], ignore_index=True)
+    paired = table.paired_differences(scores, "passive_refined", seed=0, resamples=2000)
+    row = paired.set_index("method").loc["hio"]
+    assert row.mean_difference == pytest.approx(0.05, abs=0.002)
+    # Pairing removes the images' own spread (std 0.115): the CI is about +-0.0012 wide.
+    assert row.ci_high - row.ci_low < 0.004 and row.ci_low > 0.045
+    assert row.better_share == 0.0
+    text = table.paired_markdown(paired, "passive_refined")
+    assert f"| HIO | {row.mean_difference:+.3f} | [{row.ci_low:+.3f}, {row.ci_high:+.3f}] |" in text
+    with pytest.raises(ValueError, match="no scores"):
+        table.paired_differences(scores, "alm", seed=0)
+
+
 def test_unregistered_method_is_rejected():
     scores = pd.DataFrame({"method": ["magic"], "mse": [0.0]})
     with pytest.raises(ValueError, match="unregistered"):

@@ -39,3 +39,7 @@ def check(config: dict[str, Any]) -> None:
         if method.model is not None and method.solver is not None and "support" not in params:
             raise ConfigError(f"config key {key}.support is required (support estimation "
                               "from the network output)")
+    reference = config["report"].get("paired_reference")
+    if reference is not None and reference not in config["reconstruction"]["methods"]:
+        raise ConfigError(f"config key report.paired_reference = {reference!r} is not one of "
+                          "the configured reconstruction.methods")

@@ -14,6 +14,7 @@ rule table:
     params:
         success_threshold=config["report"]["success_threshold"],
         bootstrap_resamples=config["report"]["bootstrap_resamples"],
+        paired_reference=config["report"]["paired_reference"],
         seed=config["seed"],
     log:
         f"{RESULTS}/logs/table.log",

@@ -12,6 +12,10 @@ with job_log(snakemake.log[0], "table") as log:  # noqa: F821
     summary = table.summarize(scores, success_threshold=params.success_threshold,
                               seed=params.seed, resamples=params.bootstrap_resamples)
     markdown = table.to_markdown(summary, success_threshold=params.success_threshold)
+    if params.paired_reference:
+        paired = table.paired_differences(scores, params.paired_reference, seed=params.seed,
+                                          resamples=params.bootstrap_resamples)
+        markdown += "\n" + table.paired_markdown(paired, params.paired_reference)
     log.info("Table 1\n%s", markdown)
     write_text(output.scores, scores.to_csv(index=False))
     write_text(output.markdown, markdown)

@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..methods import METHODS
 
-__all__ = ["GROUP_TITLES", "PAPER_TABLE1", "ordered", "summarize", "to_latex", "to_markdown"]
+__all__ = ["GROUP_TITLES", "PAPER_TABLE1", "ordered", "paired_differences", "paired_markdown",
+           "summarize", "to_latex", "to_markdown"]
 
 #: Paper, Table 1: mean symmetry-adjusted MSE on the Fashion-MNIST test set.
 PAPER_TABLE1 = {
@@ -76,6 +77,42 @@ def summarize(scores: pd.DataFrame, *, success_threshold: float, seed: int,
             "paper_mse": PAPER_TABLE1.get(name, np.nan),
         })
     return pd.DataFrame(rows)
+
+
+def paired_differences(scores: pd.DataFrame, reference: str, *, seed: int,
+                       resamples: int = 2000) -> pd.DataFrame:
+    """Per-image paired comparison of every method with ``reference``.
+
+    For each method: the mean over images of MSE(method) - MSE(reference) with a 95%
+    percentile bootstrap CI (images resampled, pairs kept), and the share of images
+    where the method's error is lower. Negative differences favour the method.
+    Only images scored by both enter.
+    """
+    table = scores.pivot(index="image", columns="method", values="mse")
+    if reference not in table:
+        raise ValueError(f"reference method {reference!r} has no scores")
+    rows = []
+    for name in ordered([name for name in table.columns if name != reference]):
+        pair = table[[name, reference]].dropna()
+        difference = (pair[name] - pair[reference]).to_numpy()
+        low, high = _bootstrap_ci(difference, np.random.default_rng([seed, len(rows)]),
+                                  resamples)
+        rows.append({"method": name, "label": METHODS[name].label, "images": len(difference),
+                     "mean_difference": difference.mean(), "ci_low": low, "ci_high": high,
+                     "better_share": float((difference < 0).mean())})
+    return pd.DataFrame(rows)
+
+
+def paired_markdown(paired: pd.DataFrame, reference: str) -> str:
+    """Markdown table of :func:`paired_differences`."""
+    lines = [f"**Paired per-image comparison with {METHODS[reference].label}** "
+             "(MSE difference; negative: better than it)", "",
+             f"| Method | Mean difference | 95% CI | Images where better than "
+             f"{METHODS[reference].label} |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {row.label} | {row.mean_difference:+.3f} | [{row.ci_low:+.3f}, "
+              f"{row.ci_high:+.3f}] | {100 * row.better_share:.0f}% of {row.images} |"
+              for row in paired.itertuples()]
+    return "\n".join(lines) + "\n"
 
 
 def _cells(row: pd.Series) -> list[str]:
