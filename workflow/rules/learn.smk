@@ -22,6 +22,8 @@ for model in MODELS:
             seed=config["seed"],
             device=config["training"]["device"],
         threads: 1
+        resources:
+            gpu=config["training"]["gpus"],  # passed to a cluster (SLURM --gpus) when > 0
         priority: 10  # the longest jobs: start them first
         log:
             f"{RESULTS}/logs/train_{model}.log",

@@ -14,6 +14,8 @@ rule train_denoiser:
         seed=config["seed"],
         device=config["training"]["device"],
     threads: 1
+    resources:
+        gpu=config["training"]["gpus"],
     priority: 10  # long: start it early
     log:
         f"{RESULTS}/logs/train_denoiser.log",
