@@ -71,7 +71,7 @@ def main() -> None:
                                     seed=seed, split=split, n=syn["n"], m=syn["m"])
             for split in ("train", "test")}
     train_set, test = sets["train"], sets["test"]
-    n_val = round(config["training"]["validation_fraction"] * len(train_set.x))
+    n_val = synth.validation_size(len(train_set.x), config["training"]["validation_fraction"])
     x, y = torch.from_numpy(train_set.x), torch.from_numpy(train_set.y)
     indices = np.arange(len(test.y))
     rows = []

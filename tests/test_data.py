@@ -198,3 +198,10 @@ def test_loading_a_corrupted_set_names_the_problem(tmp_path):
     data.save(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match="NaN"):
         synth.load(tmp_path / "bad.npz")
+
+
+def test_validation_holdout_size():
+    assert synth.validation_size(6000, 0.1) == 600
+    assert synth.validation_size(3, 0.01) == 1 and synth.validation_size(3, 0.99) == 2
+    with pytest.raises(ValueError, match="hold out"):
+        synth.validation_size(1, 0.1)

@@ -16,7 +16,7 @@ with job_log(snakemake.log[0], "train") as log:  # noqa: F821
     params, output = snakemake.params, snakemake.output  # noqa: F821
     settings = params.settings
     data = synth.load(snakemake.input.train)  # noqa: F821
-    n_val = max(1, round(params.validation_fraction * len(data.x)))
+    n_val = synth.validation_size(len(data.x), params.validation_fraction)
     x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
     val_set = (x[-n_val:], y[-n_val:])
     if settings["on_the_fly"]:

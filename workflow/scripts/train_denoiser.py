@@ -14,7 +14,7 @@ with job_log(snakemake.log[0], "train_denoiser") as log:  # noqa: F821
     params, output = snakemake.params, snakemake.output  # noqa: F821
     settings = params.settings
     data = synth.load(snakemake.input.train)  # noqa: F821
-    n_val = max(1, round(params.validation_fraction * len(data.x)))
+    n_val = synth.validation_size(len(data.x), params.validation_fraction)
     objects = torch.from_numpy(data.x)
     torch.manual_seed(params.seed)
     model = DnCNN(depth=settings["depth"], width=settings["width"])

@@ -26,7 +26,7 @@ from scipy.ndimage import gaussian_filter
 from ..io import save_npz
 from ..physics import forward
 
-__all__ = ["OBJECT_KINDS", "SynthesizedSet", "load", "split_rng", "synthesize"]
+__all__ = ["OBJECT_KINDS", "SynthesizedSet", "load", "split_rng", "synthesize", "validation_size"]
 
 OBJECT_KINDS = ("real", "complex")
 _FORWARD_CHUNK = 2048
@@ -72,6 +72,14 @@ def load(path: str | Path) -> SynthesizedSet:
     if not (np.isfinite(data.y).all() and (data.y >= 0).all()):
         raise ValueError(f"{path}: measurements y contain negative, NaN or infinite values")
     return data
+
+
+def validation_size(count: int, fraction: float) -> int:
+    """Images held out for validation: the last ``round(fraction * count)`` (at least 1)
+    of a synthesized training set (already in random order), for every network trained."""
+    if not 0 < fraction < 1 or count < 2:
+        raise ValueError(f"cannot hold out a fraction {fraction} of {count} images")
+    return min(count - 1, max(1, round(fraction * count)))
 
 
 def split_rng(seed: int, split: str) -> np.random.Generator:
