@@ -245,6 +245,30 @@ def test_resume_continues_exactly(tmp_path, on_the_fly):
         train(_model(), val_set=val_set, out_dir=tmp_path / "b", **{**settings, "lr": 1e-3})
 
 
+def test_resume_rewrites_outputs_a_workflow_manager_removed(tmp_path):
+    """Snakemake deletes a job's outputs (best.pt, history.csv) before rerunning it; a
+    resume from last.pt, finished or interrupted, must write them again, best.pt holding
+    the best-validation weights even when that epoch preceded the interruption."""
+    _, train_set, val_set = _tiny_sets()
+    settings = dict(objective="naive", epochs=3, batch_size=16, lr=1e-2, seed=3, m=28,
+                    device="cpu", progress=False)
+    summary = train(_model(), train_set, val_set, out_dir=tmp_path, **settings)
+    best_before = torch.load(tmp_path / "best.pt", weights_only=True)
+    history_before = (tmp_path / "history.csv").read_text()
+    for name in ("best.pt", "history.csv"):
+        (tmp_path / name).unlink()
+    again = train(_model(seed=5), train_set, val_set, out_dir=tmp_path, **settings)
+    assert again["global_step"] == summary["global_step"]  # nothing retrained
+    assert (tmp_path / "history.csv").read_text() == history_before
+    best_after = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best_after["epoch"] == summary["best_epoch"]
+    for name, tensor in best_before["model"].items():
+        assert torch.equal(tensor, best_after["model"][name]), name
+    reloaded = load_model(tmp_path / "best.pt")
+    assert _val_loss(reloaded, val_set, "naive") == pytest.approx(summary["best_val_loss"],
+                                                                  rel=1e-5)
+
+
 def test_train_argument_checks(tmp_path):
     images, train_set, val_set = _tiny_sets()
     with pytest.raises(ValueError, match="exactly one"):

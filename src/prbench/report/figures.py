@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def figure4(truth: np.ndarray, aligned: Mapping[str, np.ndarray], mse: Mapping[s
             axis.set_xticks([])
             axis.set_yticks([])
             if r == 0:
-                axis.set_title(title, fontsize=7)
+                axis.set_title("\n".join(textwrap.wrap(title, 14)), fontsize=7)
             if error is not None:
                 axis.set_xlabel(f"{error:.3f}", fontsize=7)
     figure.suptitle("Reconstructions aligned to the truth (|x|; symmetric MSE below each)",

@@ -86,6 +86,15 @@ def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
+def _write_outputs(state: dict[str, Any], weights: dict[str, Any], best_path: Path,
+                   history_path: Path) -> None:
+    """Write best.pt (the best-validation weights kept in ``state``) and history.csv."""
+    if "best_model" in state:  # absent only while no epoch had a finite validation loss
+        save_torch({**weights, "model": state["best_model"], "epoch": state["best_epoch"],
+                    "val_loss": state["best_val_loss"]}, best_path)
+    write_csv_rows(history_path, state["history"], HISTORY_COLUMNS)
+
+
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
     state = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
@@ -239,6 +248,11 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
         _set_rng_state(checkpoint["rng"], device)
         state = checkpoint["state"]
 
+    if state["epoch"]:
+        # Resumed: (re)write best.pt and history.csv, which a workflow manager may have
+        # removed before rerunning an interrupted or finished job.
+        _write_outputs(state, {"model_config": getattr(model, "config", None),
+                               "config": asdict(config)}, best_path, history_path)
     report = _Progress(progress)
     while state["epoch"] < epochs:
         epoch = state["epoch"] + 1
@@ -289,12 +303,13 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
         weights = {"model": model.state_dict(), "model_config": getattr(model, "config", None),
                    "config": asdict(config)}
         if val_loss < state["best_val_loss"]:
-            state.update(best_val_loss=val_loss, best_epoch=epoch)
-            save_torch({**weights, "epoch": epoch, "val_loss": val_loss}, best_path)
+            best_weights = {key: value.detach().clone() for key, value in
+                            model.state_dict().items()}
+            state.update(best_val_loss=val_loss, best_epoch=epoch, best_model=best_weights)
         save_torch({**weights, "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                      "rng": _rng_state(device), "state": state}, last_path)
-        write_csv_rows(history_path, state["history"], HISTORY_COLUMNS)
+                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                    "rng": _rng_state(device), "state": state}, last_path)
+        _write_outputs(state, weights, best_path, history_path)
         report.epoch(f"epoch {epoch}/{epochs}  train {train_loss:.4g}  val {val_loss:.4g}  "
                      f"sym-mse {val_sym:.4g}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  "
                      f"{row['images_per_s']:.0f} img/s")
