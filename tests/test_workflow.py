@@ -80,7 +80,7 @@ def test_full_run_scores_every_configured_method(finished_run):
     assert set(table["method"]) == methods
     markdown = (results / "tables" / "table1.md").read_text()
     assert "| Passive Refined |" in markdown and "0.187" in markdown
-    for name in ("figure4", "mse_distribution"):
+    for name in ("figure4", "mse_distribution", "training_curves"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 0
         assert (results / "figures" / f"{name}.pdf").stat().st_size > 0
     for model in config["training"]["models"]:

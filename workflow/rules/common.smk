@@ -11,6 +11,8 @@ SPLITS = ["train", "test"]
 SHARDS = range(config["reconstruction"]["shards"])
 MODELS = list(config["training"]["models"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
+USES_DENOISER = any(METHODS[name].denoiser for name in ALL_METHODS)
+TRAINED_MODELS = MODELS + (["denoiser"] if USES_DENOISER else [])
 ITERATIVE_METHODS = [
     name for name in ALL_METHODS if METHODS[name].model is None and not METHODS[name].denoiser
 ]
@@ -31,5 +33,6 @@ def run_outputs():
     return [
         f"{RESULTS}/tables/table1.md",
         f"{RESULTS}/figures/figure4.png",
+        f"{RESULTS}/figures/training_curves.png",
         f"{RESULTS}/provenance.json",
     ]

@@ -25,3 +25,6 @@ with job_log(snakemake.log[0], "figures") as log:  # noqa: F821
     figures.save_figure(figures.figure4(test.x, aligned, mse, rows), output.figure4)
     figures.save_figure(figures.mse_distribution(scores, methods, PAPER_TABLE1),
                         output.distribution)
+    histories = {name: pd.read_csv(path) for name, path in
+                 zip(params.models, snakemake.input.histories)}  # noqa: F821
+    figures.save_figure(figures.training_curves(histories), output.curves)
