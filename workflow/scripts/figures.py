@@ -1,4 +1,4 @@
-"""Snakemake adapter: Figure 4 and the MSE distribution figure."""
+"""Snakemake adapter: Figure 4, the MSE distributions and the training curves."""
 
 import numpy as np
 import pandas as pd
