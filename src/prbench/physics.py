@@ -22,6 +22,7 @@ __all__ = [
     "forward",
     "conjugate_flip",
     "fourier_magnitude_projection",
+    "unit_phase",
 ]
 
 
@@ -68,6 +69,15 @@ def conjugate_flip(x: torch.Tensor) -> torch.Tensor:
     return torch.conj(torch.flip(x, dims=(-2, -1))).resolve_conj()
 
 
+def unit_phase(spectrum: torch.Tensor) -> torch.Tensor:
+    """``s / |s|`` elementwise, with phase 0 (value 1) where s == 0 exactly.
+
+    Adding the smallest normal float moves no nonzero float32/64 value above 1e-30
+    and turns exact zeros into a positive real, whose sign is 1.
+    """
+    return torch.sgn(spectrum + torch.finfo(spectrum.real.dtype).tiny)
+
+
 def fourier_magnitude_projection(z: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
     """Projection P_M onto {z : |F z| = magnitude}: ``F^-1(magnitude * F z / |F z|)``.
 
@@ -75,8 +85,4 @@ def fourier_magnitude_projection(z: torch.Tensor, magnitude: torch.Tensor) -> to
     Where ``F z`` is exactly 0 the phase is undefined; the projection then takes
     phase 0 (any choice is a valid nearest point).
     """
-    spectrum = torch.fft.fft2(z)
-    modulus = spectrum.abs()
-    unit = torch.where(modulus > 0, spectrum / modulus.clamp_min(torch.finfo(modulus.dtype).tiny),
-                       torch.ones_like(spectrum))
-    return torch.fft.ifft2(magnitude * unit)
+    return torch.fft.ifft2(magnitude * unit_phase(torch.fft.fft2(z)))

@@ -14,8 +14,10 @@ from typing import Sequence
 
 import torch
 
+from ..physics import fourier_magnitude_projection
+
 __all__ = ["Problem", "SolverInfo", "Constraint", "prepare", "finish", "fourier_residual",
-           "modulus_projection", "unit_phase"]
+           "modulus_projection"]
 
 SeedLike = int | Sequence[int] | torch.Tensor
 
@@ -77,19 +79,11 @@ class Constraint:
         return torch.where(self.support, x, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
-def unit_phase(spectrum: torch.Tensor) -> torch.Tensor:
-    """``s / |s|``, with phase 0 (value 1) where s == 0, as in
-    :func:`prbench.physics.fourier_magnitude_projection`. Adding the smallest normal
-    float leaves every nonzero float32/64 value > 1e-30 unchanged."""
-    return torch.sgn(spectrum + torch.finfo(spectrum.real.dtype).tiny)
-
-
 def modulus_projection(x: torch.Tensor, magnitude: torch.Tensor,
                        real: bool = False) -> torch.Tensor:
-    """P_M x = F^-1(sqrt(Y) F x / |F x|) (same map as
-    :func:`prbench.physics.fourier_magnitude_projection`, about 2x faster on CPU);
-    with ``real`` its real part (Fienup's real-object variant)."""
-    p = torch.fft.ifft2(magnitude * unit_phase(torch.fft.fft2(x)))
+    """P_M x (:func:`prbench.physics.fourier_magnitude_projection`); with ``real`` its
+    real part (Fienup's real-object variant)."""
+    p = fourier_magnitude_projection(x, magnitude)
     return p.real.to(p.dtype) if real else p
 
 

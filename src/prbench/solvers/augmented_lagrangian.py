@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import torch
 
-from ._common import SeedLike, finish, fourier_residual, prepare, unit_phase
+from ..physics import unit_phase
+from ._common import SeedLike, finish, fourier_residual, prepare
 from .lbfgs import _bcast, _dot, lbfgs
 
 __all__ = ["alm", "alm_objective"]
