@@ -1,12 +1,17 @@
 # prbench: reproduction of "Deep Learning Initialized Phase Retrieval" (Manekar et al. 2020).
-# Run from the repository root:  snakemake            (default config, default profile)
-#                                snakemake --configfile config/paper.yaml   (paper scale)
+# Run from the repository root:  snakemake            (config/config.yaml, default profile)
+#                                snakemake --configfile config/paper.yaml   (that file alone)
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# A config is the whole config: config/config.yaml is loaded only when no --configfile is
+# given, so that a user's file replaces it instead of being merged on top of it
+# (`--config key=value` still overrides single keys of whichever file is in use).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

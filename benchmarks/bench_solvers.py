@@ -21,11 +21,12 @@ import time
 import numpy as np
 import torch
 
+from prbench.geometry import Geometry
 from prbench.physics import forward
 from prbench.solvers import alm, hio
 from prbench.solvers.synthetic import blob_objects
 
-M, FRAME, BETA = 72, 36, 0.9
+GEOMETRY, BETA = Geometry(n=36, m=72), 0.9
 
 
 def numpy_hio(Y: np.ndarray, iters: int, seed: int = 0) -> np.ndarray:
@@ -33,7 +34,7 @@ def numpy_hio(Y: np.ndarray, iters: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     a = np.sqrt(Y).astype(np.float32)
     support = np.zeros(Y.shape, dtype=bool)
-    support[:FRAME, :FRAME] = True
+    support[:GEOMETRY.n, :GEOMETRY.n] = True
     x = np.fft.ifft2(a * np.exp(2j * np.pi * rng.random(Y.shape)).astype(np.complex64))
     x = np.where(support, x, 0).astype(np.complex64)
     for _ in range(iters):
@@ -67,7 +68,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    Y_all = forward(blob_objects(args.batch, seed=0), M).to(device)
+    Y_all = forward(blob_objects(args.batch, seed=0, n=GEOMETRY.n), GEOMETRY.m).to(device)
     rows = []
 
     y0 = Y_all[0].cpu().numpy()
@@ -80,13 +81,17 @@ def main() -> None:
     # 0 so that every iteration runs.
     cases = [
         ("HIO, torch batched", 1, 200,
-         lambda Y: hio(Y, iters=200, n_starts=1, er_iters=0, log_every=10**9)),
+         lambda Y: hio(Y, geometry=GEOMETRY, iters=200, n_starts=1, er_iters=0,
+                       log_every=10**9)),
         ("HIO, torch batched", args.batch, 20,
-         lambda Y: hio(Y, iters=20, n_starts=1, er_iters=0, log_every=10**9)),
+         lambda Y: hio(Y, geometry=GEOMETRY, iters=20, n_starts=1, er_iters=0,
+                       log_every=10**9)),
         ("ALM (L-BFGS its), torch batched", 1, 50,
-         lambda Y: alm(Y, n_starts=1, outer_iters=2, inner_iters=25, tol=0.0, grad_tol=0.0)),
+         lambda Y: alm(Y, geometry=GEOMETRY, n_starts=1, outer_iters=2, inner_iters=25,
+                       tol=0.0, grad_tol=0.0)),
         ("ALM (L-BFGS its), torch batched", args.batch, 6,
-         lambda Y: alm(Y, n_starts=1, outer_iters=2, inner_iters=3, tol=0.0, grad_tol=0.0)),
+         lambda Y: alm(Y, geometry=GEOMETRY, n_starts=1, outer_iters=2, inner_iters=3,
+                       tol=0.0, grad_tol=0.0)),
     ]
     for name, batch, iters, call in cases:
         Y = Y_all[:batch]
@@ -95,7 +100,7 @@ def main() -> None:
         rows.append((name, batch, iters, seconds, batch * iters / seconds))
 
     print(f"\ndevice: {device}, torch threads: {torch.get_num_threads()}, "
-          f"median of {args.repeats} runs, m = {M}\n")
+          f"median of {args.repeats} runs, n = {GEOMETRY.n}, m = {GEOMETRY.m}\n")
     print("| method | batch | iterations | time (s) | image-iterations/s | vs NumPy HIO |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, batch, iters, seconds, rate in rows:

@@ -24,6 +24,7 @@ import yaml
 
 from prbench import methods
 from prbench.data import fashion_mnist, synth
+from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.nets import DnCNN, UNet
 from prbench.solvers import hio, alm
@@ -43,8 +44,8 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def score(truth: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    return symmetric_mse(torch.from_numpy(truth), torch.from_numpy(x_hat)).numpy()
+def score(truth: np.ndarray, x_hat: np.ndarray, geometry: Geometry) -> np.ndarray:
+    return symmetric_mse(torch.from_numpy(truth), torch.from_numpy(x_hat), geometry).numpy()
 
 
 def main() -> None:
@@ -59,6 +60,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="prbench-gpu-check-"))  # checkpoints
     config = yaml.safe_load(args.config.read_text())
     seed, syn = config["seed"], config["synthesis"]
+    geometry = Geometry.from_config(config)
     device = torch.device(args.device)
     report: dict = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
                     "torch": torch.__version__}
@@ -68,7 +70,7 @@ def main() -> None:
                                           stored["test_images"], stored["test_labels"], "npm")
     sets = {split: synth.synthesize(getattr(base, f"{split}_images"),
                                     getattr(base, f"{split}_labels"), syn[f"{split}_size"],
-                                    seed=seed, split=split, n=syn["n"], m=syn["m"])
+                                    seed=seed, split=split, geometry=geometry)
             for split in ("train", "test")}
     train_set, test = sets["train"], sets["test"]
     n_val = synth.validation_size(len(train_set.x), config["training"]["validation_fraction"])
@@ -79,7 +81,7 @@ def main() -> None:
     outputs = {}
     for model_name, settings in config["training"]["models"].items():
         torch.manual_seed(seed)
-        model = UNet(widths=tuple(settings["widths"]), out_size=syn["n"])
+        model = UNet(widths=tuple(settings["widths"]), out_size=geometry.n)
         summary, seconds = timed(
             train, model, (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:]),
             objective=model_name, jacobian_weight=settings.get("jacobian_weight", 0.0),
@@ -89,7 +91,7 @@ def main() -> None:
         rate = np.median([row["images_per_s"] for row in summary["history"]])
         report[f"train_{model_name}"] = {"seconds": seconds, "images_per_s": rate}
         outputs[model_name] = predict(model, torch.from_numpy(test.y), device=device).numpy()
-        rows.append((f"{model_name}_dnn", score(test.x, outputs[model_name]), np.nan))
+        rows.append((f"{model_name}_dnn", score(test.x, outputs[model_name], geometry), np.nan))
 
     torch.manual_seed(seed)
     den = config["denoiser"]
@@ -111,15 +113,15 @@ def main() -> None:
             extra["network_output"] = outputs[spec.model]
         if spec.denoiser:
             extra["denoiser"] = summary["best"]
-        result = methods.reconstruct(name, test.y, indices, params, seed=seed, device=args.device,
-                                     **extra)
-        gpu_mse = score(test.x, result.x_hat)
+        result = methods.reconstruct(name, test.y, indices, params, seed=seed,
+                                     geometry=geometry, device=args.device, **extra)
+        gpu_mse = score(test.x, result.x_hat, geometry)
         cpu_delta = np.nan
         if not spec.model and not spec.denoiser:
             torch.set_num_threads(4)
             cpu = methods.reconstruct(name, test.y[cpu_subset], cpu_subset, params, seed=seed,
-                                      device="cpu")
-            cpu_delta = float(score(test.x[cpu_subset], cpu.x_hat).mean()
+                                      geometry=geometry, device="cpu")
+            cpu_delta = float(score(test.x[cpu_subset], cpu.x_hat, geometry).mean()
                               - gpu_mse[cpu_subset].mean())
         report[f"seconds_{name}"] = result.seconds
         rows.append((name, gpu_mse, cpu_delta))
@@ -127,9 +129,10 @@ def main() -> None:
     throughput = {}
     for batch in (512, 4096) if device.type == "cuda" else (8,):
         ys = torch.from_numpy(np.resize(test.y, (batch, *test.y.shape[1:]))).to(device)
-        _, seconds = timed(hio, ys, seed=0, iters=100, n_starts=1, er_iters=0)
+        _, seconds = timed(hio, ys, seed=0, geometry=geometry, iters=100, n_starts=1, er_iters=0)
         throughput[f"hio_batch{batch}"] = batch * 100 / seconds
-        (_, info), seconds = timed(alm, ys, seed=0, n_starts=1, outer_iters=2, inner_iters=10)
+        (_, info), seconds = timed(alm, ys, seed=0, geometry=geometry, n_starts=1, outer_iters=2,
+                                   inner_iters=10)
         throughput[f"alm_lbfgs_batch{batch}"] = float(info.iterations.sum()) / seconds
     report["throughput_image_iterations_per_s"] = throughput
 

@@ -10,6 +10,7 @@ from torch import nn
 from prbench.nets import DnCNN, apply_denoiser
 from prbench.train.denoiser import (HISTORY_COLUMNS, _draw_sigmas, add_noise, denoiser_gain,
                                     load_denoiser, train_denoiser)
+from prbench.geometry import Geometry
 from prbench.train.loop import random_placement
 
 SCHEDULE = (50, 40, 20, 10)
@@ -28,7 +29,7 @@ def smooth_objects(count: int, seed: int, n: int = 36) -> torch.Tensor:
     images = torch.exp(-d2 / (2 * widths ** 2)).sum(dim=1)
     images = images / images.flatten(1).amax(1)[:, None, None]
     images = torch.where(images >= 0.15, images, torch.zeros(()))
-    return random_placement(images, n, g)[0]
+    return random_placement(images, Geometry(n, 2 * n), g)[0]
 
 
 def test_dncnn_structure_and_residual():
@@ -116,10 +117,41 @@ def test_training_lowers_mse_at_every_schedule_sigma(tmp_path):
     assert tuple(rows[0]) == HISTORY_COLUMNS and len(rows) == 4
     assert float(rows[-1]["val_gain"]) > 2.0
     assert min(float(r["val_loss"]) for r in rows) == pytest.approx(summary["best_val_loss"])
-    last = load_denoiser(tmp_path / "last.pt")
-    assert not last.training
-    assert denoiser_gain(last, test, 50, seed=1) == pytest.approx(gains[50], rel=1e-4)
-    assert load_denoiser(summary["best"]).config == model.config
+    best = load_denoiser(summary["best"])
+    assert not best.training and best.config == model.config
+    assert not (tmp_path / "last.pt").exists()  # a finished training drops its checkpoint
+    if summary["best_epoch"] == 4:  # best == last weights: the reloaded net is the trained one
+        assert denoiser_gain(best, test, 50, seed=1) == pytest.approx(gains[50], rel=1e-4)
+
+
+def test_interrupted_training_resumes_exactly_and_only_for_the_same_fingerprint(tmp_path):
+    def weights(model):
+        return torch.cat([p.flatten() for p in model.state_dict().values()
+                          if p.is_floating_point()])
+
+    def model(seed=0):
+        torch.manual_seed(seed)
+        return DnCNN(depth=3, width=4)
+
+    objects, val = smooth_objects(64, 1), smooth_objects(16, 2)
+    settings = dict(epochs=3, batch_size=16, seed=5, device="cpu")
+    straight = model()
+    train_denoiser(straight, objects, val, out_dir=tmp_path / "a", **settings)
+    first = train_denoiser(model(), objects, val, out_dir=tmp_path / "b", time_limit_s=0,
+                           **settings)
+    assert first["epochs_trained"] == 1 and not first["finished"]
+    assert not (tmp_path / "b" / "best.pt").exists()  # no final outputs before the end
+    resumed = model(seed=9)
+    summary = train_denoiser(resumed, objects, val, out_dir=tmp_path / "b", **settings)
+    assert summary["resumed_from"] == 1 and summary["epochs_trained"] == 2
+    torch.testing.assert_close(weights(resumed), weights(straight), rtol=0, atol=0)
+    assert (tmp_path / "a" / "history.csv").read_text().splitlines()[0] == \
+        (tmp_path / "b" / "history.csv").read_text().splitlines()[0]
+
+    # An interrupted checkpoint of other data is not resumed: training starts over.
+    train_denoiser(model(), objects, val, out_dir=tmp_path / "c", time_limit_s=0, **settings)
+    other = train_denoiser(model(), objects.conj(), val, out_dir=tmp_path / "c", **settings)
+    assert other["resumed_from"] == 0 and other["epochs_trained"] == 3
 
 
 def test_training_is_seeded(tmp_path):

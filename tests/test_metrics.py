@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from prbench.geometry import Geometry
 from prbench.metrics import align, symmetric_mse
 from prbench.physics import conjugate_flip, pad
 
@@ -48,7 +49,7 @@ def test_matches_brute_force_on_small_random_cases(seed):
     recon = random_complex((2, 6, 7), seed + 100)
     recon[1] = 0.0
     recon[1, 2:6, 3:7] = conjugate_flip(truth[1:2])[0] + 0.3 * random_complex((n, n), seed + 7)
-    ours = symmetric_mse(truth, recon, m).numpy()
+    ours = symmetric_mse(truth, recon, Geometry(n, m)).numpy()
     expected = [brute_force_mse(truth[b].numpy(), recon[b].numpy(), m) for b in range(2)]
     np.testing.assert_allclose(ours, expected, atol=1e-5)
 
@@ -56,9 +57,10 @@ def test_matches_brute_force_on_small_random_cases(seed):
 def test_real_inputs_match_complex_ones():
     truth = random_complex((2, 5, 5), 3).real
     recon = random_complex((2, 10, 10), 4).real
+    geometry = Geometry(5, 12)
     torch.testing.assert_close(
-        symmetric_mse(truth, recon, 12), symmetric_mse(truth.to(torch.complex128),
-                                                       recon.to(torch.complex128), 12))
+        symmetric_mse(truth, recon, geometry),
+        symmetric_mse(truth.to(torch.complex128), recon.to(torch.complex128), geometry))
 
 
 def test_zero_for_every_symmetric_copy():
@@ -72,7 +74,7 @@ def test_zero_for_every_symmetric_copy():
         grid[3] * 2.5 * torch.exp(torch.tensor(-2.1j)),  # scaled and phase-rotated
         conjugate_flip(torch.roll(grid[4], (19, 0), (-2, -1))) * 0.01j,
     ])
-    errors = symmetric_mse(truth, copies, m)
+    errors = symmetric_mse(truth, copies, Geometry(n, m))
     assert errors.max() < 1e-12
 
 
@@ -82,9 +84,11 @@ def test_orders_partial_matches_and_stays_in_unit_interval():
     noise = random_complex((1, n, n), 7)
     levels = [0.0, 0.1, 0.3, 1.0, 3.0]
     recon = torch.cat([pad(truth + level * noise, m) for level in levels])
-    errors = symmetric_mse(truth.repeat(len(levels), 1, 1), recon, m)
+    geometry = Geometry(n, m)
+    errors = symmetric_mse(truth.repeat(len(levels), 1, 1), recon, geometry)
     assert torch.all(errors[1:] > errors[:-1])
-    unrelated = symmetric_mse(random_complex((50, n, n), 8), random_complex((50, m, m), 9), m)
+    unrelated = symmetric_mse(random_complex((50, n, n), 8), random_complex((50, m, m), 9),
+                              geometry=geometry)
     assert torch.all((unrelated >= 0) & (unrelated <= 1))
     assert torch.all(unrelated > 0.3)
 
@@ -101,7 +105,7 @@ def test_energy_guard_counts_nearly_empty_windows_as_total_error():
     truth = random_complex((1, n, n), 10).abs()
     recon = 1e-4 * pad(truth, m).to(torch.complex128)
     recon[0, 15, 15] = truth.square().sum().sqrt()
-    error = symmetric_mse(truth, recon, m)
+    error = symmetric_mse(truth, recon, Geometry(n, m))
     expected = 1 - truth.square().max() / truth.square().sum()
     torch.testing.assert_close(error, expected.reshape(1), rtol=1e-9, atol=0)
 
@@ -112,7 +116,7 @@ def test_align_returns_the_fitted_window():
     recon = random_complex((3, m, m), 12) * 0.2
     recon[0] = recon[0] + torch.roll(pad(truth[0:1], m)[0], (4, 9), (-2, -1)) * 1.7j
     recon[1] = recon[1] + conjugate_flip(pad(truth[1:2], m))[0] * 0.5
-    result = align(truth, recon, m)
+    result = align(truth, recon, Geometry(n, m))
     direct = (truth - result.aligned).abs().square().sum((1, 2)) / truth.abs().square().sum((1, 2))
     torch.testing.assert_close(direct, result.mse)
     assert result.mse[0] < 0.2 and result.mse[1] < 0.4
@@ -124,7 +128,9 @@ def test_align_returns_the_fitted_window():
     "truth, recon, message",
     [
         (torch.ones(4, 4), torch.ones(1, 8, 8), "shape"),
-        (torch.ones(1, 4, 5), torch.ones(1, 8, 8), "square"),
+        (torch.ones(1, 4, 5), torch.ones(1, 8, 8), r"last two dims must be \(4, 4\)"),
+        (torch.ones(1, 5, 5), torch.ones(1, 8, 8), r"last two dims must be \(4, 4\)"),
+        (torch.ones(0, 4, 4), torch.ones(0, 8, 8), r"empty batch \(B = 0\)"),
         (torch.ones(2, 4, 4), torch.ones(1, 8, 8), "batch sizes"),
         (torch.ones(1, 4, 4), torch.ones(1, 13, 8), "larger than the grid"),
         (torch.ones(1, 4, 4, dtype=torch.int32), torch.ones(1, 8, 8), "dtype"),
@@ -134,4 +140,12 @@ def test_align_returns_the_fitted_window():
 )
 def test_rejects_bad_input(truth, recon, message):
     with pytest.raises((ValueError, TypeError), match=message):
-        symmetric_mse(truth, recon, m=12)
+        symmetric_mse(truth, recon, Geometry(4, 12))
+
+
+def test_geometry_is_required_and_must_be_a_geometry():
+    truth, recon = torch.ones(1, 4, 4), torch.ones(1, 8, 8)
+    with pytest.raises(TypeError):
+        symmetric_mse(truth, recon)
+    with pytest.raises(TypeError, match="Geometry"):
+        align(truth, recon, 12)

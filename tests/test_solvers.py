@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
 
+from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.physics import forward, fourier_magnitude_projection, pad
 from prbench.solvers import (SOLVERS, alm, alm_objective, fourier_residual, hio, hio_sw, raar,
@@ -14,7 +17,8 @@ from prbench.solvers._common import Constraint, modulus_projection
 from prbench.solvers.lbfgs import lbfgs
 from prbench.solvers.synthetic import blob_objects
 
-M = 72
+G = Geometry(n=36, m=72)
+M = G.m
 #: The solvers this file covers (SOLVERS may hold more, with other requirements).
 ITERATIVE = {name: SOLVERS[name] for name in ("hio", "raar", "alm", "hio_sw", "raar_sw")}
 
@@ -22,7 +26,7 @@ ITERATIVE = {name: SOLVERS[name] for name in ("hio", "raar", "alm", "hio_sw", "r
 @pytest.fixture(scope="module")
 def objects():
     """Three 36 x 36 real nonnegative objects, their measurements and tight supports."""
-    x = blob_objects(3, seed=1)
+    x = blob_objects(3, seed=1, n=G.n)
     return x, forward(x, M), pad(x != 0, M)
 
 
@@ -140,9 +144,9 @@ def test_hio_tight_support_converges(objects):
     """beta = 0.7: on 12 other blob objects (600 iterations, 2 starts) it solved 12/12,
     beta = 0.9 11/12 (HIO stagnates in a residual ~1e-6, error ~3e-3 state)."""
     x, Y, tight = objects
-    X, info = hio(Y, tight, seed=0, iters=600, n_starts=2, er_iters=50, beta=0.7)
+    X, info = hio(Y, tight, seed=0, geometry=G, iters=600, n_starts=2, er_iters=50, beta=0.7)
     assert X.shape == (3, M, M) and X.dtype == torch.complex64
-    assert (symmetric_mse(x, X) < 1e-3).all()
+    assert (symmetric_mse(x, X, G) < 1e-3).all()
     assert (info.residual < 1e-6).all()
     assert torch.equal(X[~tight], torch.zeros_like(X[~tight]))
 
@@ -151,8 +155,8 @@ def test_raar_tight_support_converges(objects):
     """RAAR stagnates more than HIO here (beta 0.9: 5/12 other objects solved in 600
     iterations, beta 0.99: 9/12); the third fixture object is one it misses."""
     x, Y, tight = objects
-    X, _ = raar(Y, tight, seed=0, iters=600, n_starts=2, er_iters=50, beta=0.99)
-    error = symmetric_mse(x, X)
+    X, _ = raar(Y, tight, seed=0, geometry=G, iters=600, n_starts=2, er_iters=50, beta=0.99)
+    error = symmetric_mse(x, X, G)
     assert (error[:2] < 1e-3).all() and error[2] < 0.05
 
 
@@ -163,9 +167,9 @@ def test_alm_tight_support_local_convergence(objects):
     gen = torch.Generator().manual_seed(11)
     noise = torch.randn(x.shape, generator=gen) * x.norm(dim=(1, 2), keepdim=True) / 28
     init = pad(x + 0.1 * noise, M).to(torch.complex64)
-    init_error = symmetric_mse(x, init)
-    X, info = alm(Y, tight, init, outer_iters=10, inner_iters=50)
-    error = symmetric_mse(x, X)
+    init_error = symmetric_mse(x, init, G)
+    X, info = alm(Y, tight, init, geometry=G, outer_iters=10, inner_iters=50)
+    error = symmetric_mse(x, X, G)
     assert (error < 1e-3).all() and (error < init_error / 10).all()
     assert (info.extra["violation"] < 1e-5).all()
     assert (info.iterations <= 500).all()
@@ -174,7 +178,7 @@ def test_alm_tight_support_local_convergence(objects):
 
 def test_alm_random_starts_satisfy_constraint_and_decrease_residual(objects):
     _, Y, tight = objects
-    X, info = alm(Y, tight, seed=3, n_starts=1, outer_iters=5, inner_iters=15)
+    X, info = alm(Y, tight, seed=3, geometry=G, n_starts=1, outer_iters=5, inner_iters=15)
     assert (info.extra["violation"] < 1e-4).all()
     assert (info.history[:, -1] <= info.history[:, 0]).all()
     assert (info.residual < 0.05).all()
@@ -183,18 +187,18 @@ def test_alm_random_starts_satisfy_constraint_and_decrease_residual(objects):
 
 def test_real_nonnegative_reference_flag(objects):
     x, Y, _ = objects
-    X, _ = hio(Y, seed=0, iters=50, n_starts=1, er_iters=5, real_nonnegative=True)
+    X, _ = hio(Y, seed=0, geometry=G, iters=50, n_starts=1, er_iters=5, real_nonnegative=True)
     assert torch.equal(X.imag, torch.zeros_like(X.imag)) and (X.real >= 0).all()
 
 
 # --- determinism and batch independence ---------------------------------------------------
 
 CASES = {
-    "hio": (hio, dict(iters=60, n_starts=3, er_iters=10)),
-    "raar": (raar, dict(iters=60, n_starts=2, er_iters=10)),
-    "alm": (alm, dict(n_starts=2, outer_iters=3, inner_iters=10)),
-    "raar_sw": (raar_sw, dict(iters=60, n_starts=2, er_iters=10, update_every=10)),
-    "hio_sw": (hio_sw, dict(iters=40, n_starts=2, er_iters=5, update_every=10)),
+    "hio": (hio, dict(geometry=G, iters=60, n_starts=3, er_iters=10)),
+    "raar": (raar, dict(geometry=G, iters=60, n_starts=2, er_iters=10)),
+    "alm": (alm, dict(geometry=G, n_starts=2, outer_iters=3, inner_iters=10)),
+    "raar_sw": (raar_sw, dict(geometry=G, iters=60, n_starts=2, er_iters=10, update_every=10)),
+    "hio_sw": (hio_sw, dict(geometry=G, iters=40, n_starts=2, er_iters=5, update_every=10)),
 }
 
 
@@ -216,15 +220,15 @@ def test_batched_equals_per_image(objects, name):
 
 def test_seed_controls_starts(objects):
     _, Y, _ = objects
-    a, _ = hio(Y, seed=1, iters=5, n_starts=1, er_iters=0)
-    b, _ = hio(Y, seed=1, iters=5, n_starts=1, er_iters=0)
-    c, _ = hio(Y, seed=2, iters=5, n_starts=1, er_iters=0)
+    a, _ = hio(Y, seed=1, geometry=G, iters=5, n_starts=1, er_iters=0)
+    b, _ = hio(Y, seed=1, geometry=G, iters=5, n_starts=1, er_iters=0)
+    c, _ = hio(Y, seed=2, geometry=G, iters=5, n_starts=1, er_iters=0)
     assert torch.equal(a, b) and not torch.allclose(a, c)
 
 
 def test_info_fields(objects):
     _, Y, _ = objects
-    X, info = hio(Y, seed=0, iters=30, n_starts=3, er_iters=5, log_every=10)
+    X, info = hio(Y, seed=0, geometry=G, iters=30, n_starts=3, er_iters=5, log_every=10)
     assert info.history.shape == (3, 4)
     assert info.history_iterations.tolist() == [10, 20, 30, 35]
     assert info.start_residuals.shape == (3, 3)
@@ -232,16 +236,17 @@ def test_info_fields(objects):
     torch.testing.assert_close(info.residual, fourier_residual(X, Y.sqrt()))
     torch.testing.assert_close(info.history[:, -1], info.residual)
     assert info.iterations.tolist() == [35] * 3
-    assert info.support.shape == (3, M, M) and info.support[:, :36, :36].all()
-    assert info.support.sum() == 3 * 36 * 36
+    assert info.support.shape == (3, M, M) and info.support[:, :G.n, :G.n].all()
+    assert info.support.sum() == 3 * G.n * G.n
 
 
 def test_init_is_used_as_single_start(objects):
     x, Y, tight = objects
     init = pad(x, M).to(torch.complex64)
     for solver in ITERATIVE.values():
-        X, info = solver(Y, tight, init, **({"outer_iters": 1, "inner_iters": 2}
-                                             if solver is alm else {"iters": 3, "er_iters": 0}))
+        X, info = solver(Y, tight, init, geometry=G,
+                         **({"outer_iters": 1, "inner_iters": 2} if solver is alm
+                            else {"iters": 3, "er_iters": 0}))
         assert info.start_residuals.shape == (3, 1)
         if solver in (hio, raar, alm):  # the truth is a fixed point
             torch.testing.assert_close(X, init, atol=1e-4, rtol=0)
@@ -253,6 +258,7 @@ def test_init_is_used_as_single_start(objects):
 @pytest.mark.parametrize("solver", list(ITERATIVE.values()), ids=list(ITERATIVE))
 def test_bad_inputs_raise(objects, solver):
     _, Y, tight = objects
+    solver = functools.partial(solver, geometry=G)
     with pytest.raises(ValueError, match="nonnegative"):
         solver(-Y)
     with pytest.raises(ValueError, match="NaN"):
@@ -270,7 +276,7 @@ def test_bad_inputs_raise(objects, solver):
     with pytest.raises(ValueError, match="empty"):
         solver(Y, torch.zeros(M, M, dtype=torch.bool))
     with pytest.raises(ValueError, match="init must"):
-        solver(Y, tight, torch.zeros(3, 36, 36, dtype=torch.complex64))
+        solver(Y, tight, torch.zeros(3, G.n, G.n, dtype=torch.complex64))
     with pytest.raises(ValueError, match="init contains NaN"):
         solver(Y, tight, torch.full((3, M, M), float("nan"), dtype=torch.complex64))
     with pytest.raises(ValueError, match="seed has 2 entries"):
@@ -282,10 +288,39 @@ def test_bad_inputs_raise(objects, solver):
 def test_bad_parameters_raise(objects):
     _, Y, _ = objects
     with pytest.raises(ValueError, match="beta"):
-        hio(Y, beta=1.5)
-    with pytest.raises(ValueError, match="frame"):
-        raar(Y, frame=80)
+        hio(Y, geometry=G, beta=1.5)
     with pytest.raises(ValueError, match="initial_support"):
-        hio_sw(Y, initial_support="box")
-    with pytest.raises(ValueError, match="rho"):
-        alm(Y, rho=-1.0)
+        hio_sw(Y, geometry=G, initial_support="box")
+    with pytest.raises(TypeError, match="geometry"):
+        hio(Y, geometry=36)
+    with pytest.raises(TypeError, match="geometry"):
+        hio(Y)
+
+
+@pytest.mark.parametrize("solver, params, name", [
+    (alm, {"tol": -1}, "tol"),
+    (alm, {"grad_tol": -1e-3}, "grad_tol"),
+    (alm, {"rho": -1.0}, "rho"),
+    (alm, {"rho": 0.0}, "rho"),
+    (alm, {"rho_factor": 0.5}, "rho_factor"),
+    (alm, {"rho_max": 0.5}, "rho_max"),
+    (alm, {"decrease": 1.0}, "decrease"),
+    (alm, {"memory": 0}, "memory"),
+    (alm, {"outer_iters": 0}, "outer_iters"),
+    (alm, {"inner_iters": 2.5}, "inner_iters"),
+    (hio, {"iters": -1}, "iters"),
+    (hio, {"er_iters": -1}, "er_iters"),
+    (hio, {"log_every": 0}, "log_every"),
+    (hio, {"beta": 0.0}, "beta"),
+    (hio, {"beta": float("nan")}, "beta"),
+    (raar, {"n_starts": True}, "n_starts"),
+    (hio_sw, {"threshold": 1.0}, "threshold"),
+    (hio_sw, {"autocorr_threshold": 0.0}, "autocorr_threshold"),
+    (raar_sw, {"sigma_end": 3.0}, "sigma_end"),
+    (raar_sw, {"max_fraction": 0.0}, "max_fraction"),
+    (raar_sw, {"update_every": 0}, "update_every"),
+])
+def test_invalid_numeric_parameters_are_named(objects, solver, params, name):
+    _, Y, _ = objects
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        solver(Y, geometry=G, **params)

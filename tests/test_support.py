@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from prbench.geometry import Geometry
 from prbench.physics import forward, pad
 from prbench.solvers import hio_sw, raar_sw, support
 from prbench.solvers.synthetic import blob_objects
 
-M = 72
+G = Geometry(n=36, m=72)
+M = G.m
 
 
 def test_gaussian_smooth_matches_periodised_kernel():
@@ -94,7 +96,7 @@ def test_from_autocorrelation_contains_shifted_object_support():
     and for a filled a x a box it is the (2a - 1)^2 box of lags around 0. Objects are
     unions of two unit rectangles, so every lag in S - S has |a| >= 1 >= 1e-3 max|a|."""
     gen = torch.Generator().manual_seed(3)
-    x = torch.zeros(3, 36, 36)
+    x = torch.zeros(3, G.n, G.n)
     for b in range(3):
         for _ in range(2):
             r, c = torch.randint(0, 24, (2,), generator=gen).tolist()
@@ -109,7 +111,7 @@ def test_from_autocorrelation_contains_shifted_object_support():
         for q in obj[b].nonzero()[::7].tolist():
             shifted = torch.roll(obj[b], shifts=(-q[0], -q[1]), dims=(0, 1))
             assert auto[b][shifted].all()
-    box = torch.zeros(1, 36, 36)
+    box = torch.zeros(1, G.n, G.n)
     box[0, :10, :10] = 1.0
     auto = support.from_autocorrelation(forward(box, M), threshold=1e-3)
     lags = torch.roll(auto[0], shifts=(9, 9), dims=(0, 1))
@@ -121,14 +123,16 @@ def test_from_autocorrelation_guard_and_validation():
     assert 0 < mask.sum() <= 0.5 * M * M
     with pytest.raises(ValueError, match="nonnegative"):
         support.from_autocorrelation(-torch.ones(1, M, M))
+    with pytest.raises(ValueError, match="threshold"):
+        support.from_autocorrelation(torch.ones(1, M, M), threshold=0.0)
 
 
 @pytest.mark.parametrize("solver", [hio_sw, raar_sw], ids=["hio_sw", "raar_sw"])
 @pytest.mark.parametrize("scale", [1e-20, 0.0], ids=["tiny", "zero"])
 def test_shrinkwrap_never_empty_on_degenerate_data(solver, scale):
-    x = blob_objects(2, seed=4) * scale
+    x = blob_objects(2, seed=4, n=G.n) * scale
     Y = forward(x, M)  # 1e-40 intensities underflow float32 to (almost) 0
-    X, info = solver(Y, seed=0, iters=40, n_starts=2, er_iters=5, update_every=5)
+    X, info = solver(Y, seed=0, geometry=G, iters=40, n_starts=2, er_iters=5, update_every=5)
     counts = info.support.flatten(1).sum(dim=1)
     # Initial (autocorrelation) supports are capped at 75% of the grid, updates at 50%.
     assert (counts > 0).all() and (counts <= 0.75 * M * M).all()
@@ -138,10 +142,10 @@ def test_shrinkwrap_never_empty_on_degenerate_data(solver, scale):
 def test_shrinkwrap_tightens_support():
     """From the autocorrelation support (threshold 0.1: here ~1.8x the object's area),
     shrink-wrap ends near the object's area; X_hat vanishes off the final support."""
-    x = blob_objects(3, seed=5)
+    x = blob_objects(3, seed=5, n=G.n)
     Y = forward(x, M)
     initial = support.from_autocorrelation(Y)
-    X, info = hio_sw(Y, seed=0, iters=300, n_starts=2, er_iters=20)
+    X, info = hio_sw(Y, seed=0, geometry=G, iters=300, n_starts=2, er_iters=20)
     area = (x != 0).flatten(1).sum(dim=1)
     final = info.support.flatten(1).sum(dim=1)
     assert (final < 0.75 * initial.flatten(1).sum(dim=1)).all()

@@ -17,9 +17,10 @@ from prbench.train import (
     passive_loss,
     predict,
     random_placement,
-    select_device,
     train,
 )
+from prbench.devices import select_device
+from prbench.geometry import Geometry
 
 
 def _complex(*shape, seed=0):
@@ -33,11 +34,11 @@ def test_passive_loss_hand_computed():
     # m = 2: F [[1, 1], [0, 0]] = [[2, 0], [2, 0]];  F [[1, i], [0, 0]] has |.| = sqrt 2.
     y = torch.tensor([[[4.0, 1.0], [1.0, 0.0]]])  # sqrt Y = [[2, 1], [1, 0]], ||.||^2 = 6
     real = torch.tensor([[[1.0 + 0j, 1.0]]], dtype=torch.complex64)  # (1, 1, 2)
-    assert passive_loss(y, real, m=2).item() == pytest.approx(2 / 6, rel=1e-6)
+    assert passive_loss(y, real).item() == pytest.approx(2 / 6, rel=1e-6)
     mixed = torch.tensor([[[1.0 + 0j, 1j]]], dtype=torch.complex64)
     expected = ((math.sqrt(2) - 2) ** 2 + 2 * (math.sqrt(2) - 1) ** 2 + 2) / 6
-    assert passive_loss(y, mixed, m=2).item() == pytest.approx(expected, rel=1e-6)
-    both = passive_loss(y.expand(2, 2, 2), torch.cat([real, mixed]), m=2)
+    assert passive_loss(y, mixed).item() == pytest.approx(expected, rel=1e-6)
+    both = passive_loss(y.expand(2, 2, 2), torch.cat([real, mixed]))
     assert both.item() == pytest.approx((2 / 6 + expected) / 2, rel=1e-6)
 
 
@@ -137,26 +138,26 @@ def test_objective_terms_and_skipped_jacobian():
     model = UNet(widths=(4, 8), out_size=14)
     x = _complex(2, 14, 14, seed=5)
     y = forward(x, 28)
-    plain = objective(model, x, y, kind="passive", m=28)
+    plain = objective(model, x, y, kind="passive")
     assert plain.jacobian is None and plain.total is plain.data
     prediction = to_complex(model(normalize_measurements(y)))
     torch.testing.assert_close(plain.prediction, prediction)
-    torch.testing.assert_close(plain.data, passive_loss(y, prediction, m=28))
-    naive = objective(model, x, y, kind="naive", m=28)
+    torch.testing.assert_close(plain.data, passive_loss(y, prediction))
+    naive = objective(model, x, y, kind="naive")
     torch.testing.assert_close(naive.data, naive_loss(x, prediction))
-    penalised = objective(model, x, y, kind="passive", jacobian_weight=0.5, m=28)
+    penalised = objective(model, x, y, kind="passive", jacobian_weight=0.5)
     assert penalised.jacobian.item() > 0
     torch.testing.assert_close(penalised.total, penalised.data + 0.5 * penalised.jacobian)
     for kind, weight in (("naive", 0.1), ("passive", -1.0), ("other", 0.0)):
         with pytest.raises(ValueError):
-            objective(model, x, y, kind=kind, jacobian_weight=weight, m=28)
+            objective(model, x, y, kind=kind, jacobian_weight=weight)
 
 
 # ---------------------------------------------------------------- placement, device, loop
 
 def test_random_placement():
     images = torch.rand(2000, 28, 28) + 0.1
-    x, offsets, flips = random_placement(images, n=36, generator=torch.Generator().manual_seed(0))
+    x, offsets, flips = random_placement(images, Geometry(36, 72), generator=torch.Generator().manual_seed(0))
     assert x.shape == (2000, 36, 36) and x.dtype == torch.complex64
     assert offsets.min() == 0 and offsets.max() == 8
     assert 0.45 < flips.float().mean() < 0.55
@@ -167,7 +168,7 @@ def test_random_placement():
         expected = torch.zeros(36, 36, dtype=torch.complex64)
         expected[r:r + 28, c:c + 28] = images[i]
         assert torch.equal(unflipped[i], expected)
-    again = random_placement(images, n=36, generator=torch.Generator().manual_seed(0))
+    again = random_placement(images, Geometry(36, 72), generator=torch.Generator().manual_seed(0))
     assert all(torch.equal(a, b) for a, b in zip((x, offsets, flips), again))
 
 
@@ -181,7 +182,7 @@ def _tiny_sets(seed=0):
     """10 x 10 images in a 14 x 14 frame, measured on a 28 x 28 grid."""
     g = torch.Generator().manual_seed(seed)
     images = torch.rand(80, 10, 10, generator=g)
-    x, _, _ = random_placement(images, n=14, generator=g)
+    x, _, _ = random_placement(images, Geometry(14, 28), generator=g)
     return images[:64], (x[:64], forward(x[:64], 28)), (x[64:], forward(x[64:], 28))
 
 
@@ -192,7 +193,7 @@ def _model(seed=0):
 
 def _val_loss(model, val, kind):
     with torch.no_grad():
-        return objective(model, *val, kind=kind, m=28).data.item()
+        return objective(model, *val, kind=kind).data.item()
 
 
 @pytest.mark.parametrize("kind, weight", [("naive", 0.0), ("passive", 0.0), ("passive", 1e-3)])
@@ -201,7 +202,7 @@ def test_training_lowers_the_loss(tmp_path, kind, weight):
     model = _model()
     before = _val_loss(model, val_set, kind)
     summary = train(model, train_set, val_set, objective=kind, jacobian_weight=weight,
-                    epochs=4, batch_size=16, lr=1e-2, seed=0, out_dir=tmp_path, m=28,
+                    epochs=4, batch_size=16, lr=1e-2, seed=0, out_dir=tmp_path,
                     device="cpu", progress=False)
     losses = [row["val_loss"] for row in summary["history"]]
     assert min(losses) < 0.8 * before
@@ -222,7 +223,7 @@ def test_resume_continues_exactly(tmp_path, on_the_fly):
     images, train_set, val_set = _tiny_sets()
     data = {"train_set": None, "on_the_fly": images} if on_the_fly else {"train_set": train_set}
     settings = dict(objective="passive", jacobian_weight=1e-3, epochs=3, batch_size=16,
-                    lr=3e-3, seed=7, m=28, device="cpu", progress=False, **data)
+                    lr=3e-3, seed=7, device="cpu", progress=False, **data)
 
     straight = _model()
     train(straight, val_set=val_set, out_dir=tmp_path / "a", **settings)
@@ -241,27 +242,53 @@ def test_resume_continues_exactly(tmp_path, on_the_fly):
             for key in ("epoch", "train_loss", "train_jacobian", "val_loss", "lr"):
                 assert row_a[key] == row_b[key], key
 
-    with pytest.raises(ValueError, match="other settings"):
-        train(_model(), val_set=val_set, out_dir=tmp_path / "b", **{**settings, "lr": 1e-3})
+    assert not (tmp_path / "b" / "last.pt").exists()  # finished: checkpoint dropped
 
 
-def test_resume_rewrites_outputs_a_workflow_manager_removed(tmp_path):
-    """Snakemake deletes a job's outputs (best.pt, history.csv) before rerunning it; a
-    resume from last.pt, finished or interrupted, must write them again, best.pt holding
-    the best-validation weights even when that epoch preceded the interruption."""
+@pytest.mark.parametrize("change", ["settings", "data", "network"])
+def test_checkpoint_of_other_inputs_is_not_resumed(tmp_path, change, caplog):
+    """A checkpoint resumes only for the same data, settings and network (fingerprint)."""
     _, train_set, val_set = _tiny_sets()
-    settings = dict(objective="naive", epochs=3, batch_size=16, lr=1e-2, seed=3, m=28,
+    settings = dict(objective="passive", epochs=2, batch_size=16, lr=3e-3, seed=7,
+                    device="cpu", progress=False)
+    first = train(_model(), train_set, val_set, out_dir=tmp_path, time_limit_s=0, **settings)
+    assert first["epochs_trained"] == 1 and not first["finished"]
+    assert not (tmp_path / "best.pt").exists() and not (tmp_path / "history.csv").exists()
+    model = _model()
+    if change == "settings":
+        settings["lr"] = 1e-3
+    elif change == "data":
+        train_set = (train_set[0].conj(), train_set[1])
+    else:
+        torch.manual_seed(0)
+        model = UNet(widths=(4, 8, 16), out_size=14)
+    with caplog.at_level("INFO", logger="prbench.train"):
+        again = train(model, train_set, val_set, out_dir=tmp_path, **settings)
+    assert again["resumed_from"] == 0 and again["epochs_trained"] == 2 and again["finished"]
+    expected = {"settings": "settings.lr", "data": "data.train",
+                "network": "network.config.widths"}[change]
+    assert "training from scratch" in caplog.text and expected in caplog.text
+
+
+def test_rerun_of_a_finished_training_trains_anew(tmp_path):
+    """Snakemake deletes a job's outputs before a rerun (--forcerun, changed inputs): a
+    finished training has no checkpoint left, so the rerun trains every epoch again (and,
+    seeded, reproduces the same weights bit for bit)."""
+    _, train_set, val_set = _tiny_sets()
+    settings = dict(objective="naive", epochs=3, batch_size=16, lr=1e-2, seed=3,
                     device="cpu", progress=False)
     summary = train(_model(), train_set, val_set, out_dir=tmp_path, **settings)
     best_before = torch.load(tmp_path / "best.pt", weights_only=True)
     history_before = (tmp_path / "history.csv").read_text()
     for name in ("best.pt", "history.csv"):
         (tmp_path / name).unlink()
-    again = train(_model(seed=5), train_set, val_set, out_dir=tmp_path, **settings)
-    assert again["global_step"] == summary["global_step"]  # nothing retrained
-    assert (tmp_path / "history.csv").read_text() == history_before
+    again = train(_model(), train_set, val_set, out_dir=tmp_path, **settings)
+    assert again["epochs_trained"] == 3 and again["resumed_from"] == 0
+    assert (tmp_path / "history.csv").read_text().splitlines()[0] == \
+        history_before.splitlines()[0]
     best_after = torch.load(tmp_path / "best.pt", weights_only=True)
     assert best_after["epoch"] == summary["best_epoch"]
+    assert best_after["fingerprint"]["settings"]["epochs"] == 3
     for name, tensor in best_before["model"].items():
         assert torch.equal(tensor, best_after["model"][name]), name
     reloaded = load_model(tmp_path / "best.pt")
@@ -289,7 +316,7 @@ def test_predict_matches_the_network():
 
 def test_progress_lines_on_stderr(tmp_path, capsys):
     _, train_set, val_set = _tiny_sets()
-    train(_model(), train_set, val_set, epochs=2, batch_size=32, m=28, device="cpu",
+    train(_model(), train_set, val_set, epochs=2, batch_size=32, device="cpu",
           out_dir=tmp_path)
     captured = capsys.readouterr()
     lines = captured.err.splitlines()

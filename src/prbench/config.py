@@ -24,14 +24,15 @@ def check(config: dict[str, Any]) -> None:
     if m < 2 * n - 1:
         raise ConfigError(f"config key synthesis.m = {m} must be >= 2 * synthesis.n - 1 = "
                           f"{2 * n - 1} (Fourier PR is unique only with this oversampling)")
-    models = config["training"]["models"]
+    models = config.get("training", {}).get("models", {})
     for name, params in config["reconstruction"]["methods"].items():
         key = f"reconstruction.methods.{name}"
         if name not in METHODS:
             raise ConfigError(f"config key {key}: unknown method; registered: {sorted(METHODS)}")
         method = METHODS[name]
-        if method.denoiser and "denoiser" not in config:
-            raise ConfigError(f"config key {key} needs the 'denoiser' section (its training)")
+        if method.denoiser and not {"denoiser", "training"} <= set(config):
+            raise ConfigError(f"config key {key} needs the 'denoiser' and 'training' sections "
+                              "(its denoiser's training)")
         if method.model is not None and method.model not in models:
             raise ConfigError(f"config key {key} needs training.models.{method.model}")
         if method.solver is None and params:

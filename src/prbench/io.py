@@ -1,7 +1,9 @@
-"""Atomic file writes: a reader never sees a half-written output.
+"""Atomic, deterministic file writes and checked reads of intermediate files.
 
 Every writer creates a temporary file in the destination's directory and
 ``os.replace``-s it into place, so an interrupted job leaves no partial output.
+The readers turn any unreadable intermediate into one :class:`CorruptFileError`
+that says which Snakemake rule regenerates it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ import contextlib
 import csv
 import json
 import os
+import pickle
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_path", "save_npz", "save_torch", "write_csv_rows", "write_json", "write_text"]
+__all__ = ["CorruptFileError", "atomic_path", "load_npz", "load_torch", "save_npz", "save_torch",
+           "write_csv_rows", "write_json", "write_text"]
+
+
+class CorruptFileError(RuntimeError):
+    """An intermediate file is missing, truncated or lacks an expected entry."""
 
 
 def _current_umask() -> int:
@@ -46,10 +55,61 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def save_npz(path: str | os.PathLike, **arrays: Any) -> None:
-    """Atomically write ``arrays`` to an uncompressed ``.npz`` file."""
+    """Atomically write ``arrays`` to an uncompressed ``.npz`` file.
+
+    The bytes depend only on the arrays: ``np.savez`` opens each zip entry by
+    name, which gives it zipfile's fixed 1980-01-01 timestamp, not the current time.
+    """
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as stream:
             np.savez(stream, **arrays)
+
+
+def _corrupt(path: str | os.PathLike, problem: str, produced_by: str) -> CorruptFileError:
+    return CorruptFileError(
+        f"{os.fspath(path)} is unusable ({problem}); regenerate it with "
+        f"`snakemake --forcerun {produced_by}` or delete it and rerun snakemake")
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def load_npz(path: str | os.PathLike, *, keys: Sequence[str],
+             produced_by: str) -> dict[str, np.ndarray]:
+    """Read the arrays ``keys`` from an ``.npz`` file written by rule ``produced_by``.
+
+    Reads eagerly and closes the file. A missing, truncated or damaged file, or a
+    missing array, raises :class:`CorruptFileError` naming the file, the problem
+    and how to regenerate it.
+    """
+    try:
+        stored = np.load(path)
+        if not isinstance(stored, np.lib.npyio.NpzFile):
+            raise _corrupt(path, "not an .npz archive", produced_by)
+        with stored:
+            missing = [key for key in keys if key not in stored.files]
+            if missing:
+                names = ", ".join(repr(key) for key in missing)
+                raise _corrupt(path, f"missing array {names}; it holds {stored.files}",
+                               produced_by)
+            return {key: stored[key] for key in keys}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise _corrupt(path, _describe(error), produced_by) from error
+
+
+def load_torch(path: str | os.PathLike, *, produced_by: str, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` of a file written by rule ``produced_by``.
+
+    A missing, truncated or damaged file raises :class:`CorruptFileError` naming
+    the file, the problem and how to regenerate it.
+    """
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+        raise _corrupt(path, _describe(error), produced_by) from error
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

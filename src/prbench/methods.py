@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .devices import select_device
+from .geometry import Geometry, check_geometry
 from .physics import pad
 from .solvers import SOLVERS
 from .solvers import support as support_module
@@ -95,7 +96,8 @@ def image_seeds(seed: int, method: str, indices: np.ndarray) -> list[int]:
 
 
 def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, Any], *,
-                seed: int, device: str = "auto", network_output: np.ndarray | None = None,
+                seed: int, geometry: Geometry, device: str = "auto",
+                network_output: np.ndarray | None = None,
                 denoiser: str | None = None) -> ShardResult:
     """Reconstruct one shard with a registered method.
 
@@ -103,6 +105,7 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     seeding); params: the method's parameters from the config (solver keyword
     arguments, plus ``support`` keyword arguments of
     :func:`prbench.solvers.support.from_estimate` for methods built on a network);
+    geometry: the run's (n, m), passed to the solver (y must be (B, m, m));
     network_output: (B, n, n) complex output of the method's network, required
     when the method has a model; denoiser: path of the trained denoiser's weights,
     required when the method uses one.
@@ -127,6 +130,13 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     overlap = set(solver_params) & set(spec.fixed)
     if overlap:
         raise ValueError(f"method {method!r} fixes {sorted(overlap)}; remove them from its params")
+    reserved = set(solver_params) & {"seed", "geometry", "frame"}
+    if reserved:
+        raise ValueError(f"method {method!r}: {sorted(reserved)} may not be set in its params; "
+                         "seeds come from the run seed, the frame from the run's geometry")
+    check_geometry(geometry).check_measurements(y, "y")
+    if network_output is not None:
+        geometry.check_objects(network_output, "network_output")
     target = select_device(device)
     measurements = torch.from_numpy(np.ascontiguousarray(y)).to(target)
     start = time.perf_counter()
@@ -135,13 +145,13 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
         solver_params["denoiser"] = denoiser
     if spec.model is not None:
         estimate = pad(torch.from_numpy(np.ascontiguousarray(network_output)).to(target),
-                       measurements.shape[-1])
+                       geometry.m)
         support = support_module.from_estimate(estimate, **support_params)
         if spec.start == "output":
             init = estimate
     x_hat, info = SOLVERS[spec.solver](measurements, support, init,
                                        seed=image_seeds(seed, method, indices),
-                                       **solver_params, **spec.fixed)
+                                       geometry=geometry, **solver_params, **spec.fixed)
     if target.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start

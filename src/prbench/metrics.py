@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .geometry import Geometry, check_geometry
 from .physics import check_batch, conjugate_flip, pad
 
 __all__ = ["Alignment", "align", "symmetric_mse", "EMPTY_WINDOW_FRACTION"]
@@ -52,11 +53,11 @@ def _circular_correlation(a_padded: torch.Tensor, r: torch.Tensor) -> torch.Tens
     return torch.fft.ifft2(torch.conj(torch.fft.fft2(a_padded)) * torch.fft.fft2(r))
 
 
-def _check_pair(truth: torch.Tensor, recon: torch.Tensor, m: int) -> None:
-    check_batch(truth, "truth", max_size=m)
-    check_batch(recon, "recon", max_size=m)
-    if truth.shape[-1] != truth.shape[-2]:
-        raise ValueError(f"truth must be square (B, n, n), got shape {tuple(truth.shape)}")
+def _check_pair(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> None:
+    check_geometry(geometry)
+    check_batch(truth, "truth", max_size=geometry.m)
+    geometry.check_objects(truth, "truth")
+    check_batch(recon, "recon", max_size=geometry.m)
     if truth.shape[0] != recon.shape[0]:
         raise ValueError(
             f"truth and recon batch sizes differ: {truth.shape[0]} vs {recon.shape[0]}"
@@ -67,15 +68,15 @@ def _check_pair(truth: torch.Tensor, recon: torch.Tensor, m: int) -> None:
         raise ValueError("truth contains an all-zero image; the relative error is undefined")
 
 
-def align(truth: torch.Tensor, recon: torch.Tensor, m: int = 72) -> Alignment:
+def align(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> Alignment:
     """Best symmetric alignment of ``recon`` onto ``truth``; see the module docstring.
 
-    truth: (B, n, n) real or complex; recon: (B, h, w), h, w <= m, real or complex,
-    embedded at the top-left of an m x m grid (circular windows wrap around).
-    Computed in float64/complex128 on the inputs' device.
+    truth: (B, n, n) real or complex, n = geometry.n; recon: (B, h, w), h, w <= m =
+    geometry.m, real or complex, embedded at the top-left of the m x m grid (circular
+    windows wrap around). Computed in float64/complex128 on the inputs' device.
     """
-    _check_pair(truth, recon, m)
-    n = truth.shape[-1]
+    _check_pair(truth, recon, geometry)
+    n, m = geometry.n, geometry.m
     a = truth.to(torch.complex128)
     r = pad(recon.to(torch.complex128), m)
     batch = a.shape[0]
@@ -117,10 +118,10 @@ def align(truth: torch.Tensor, recon: torch.Tensor, m: int = 72) -> Alignment:
                      flipped=flipped)
 
 
-def symmetric_mse(truth: torch.Tensor, recon: torch.Tensor, m: int = 72) -> torch.Tensor:
+def symmetric_mse(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     """Symmetry-adjusted relative MSE, a (B,) float64 tensor in [0, 1].
 
-    truth: (B, n, n) real or complex; recon: (B, h, w) with h, w <= m.
-    See :func:`align` for the best-aligned reconstruction itself.
+    truth: (B, n, n) real or complex, n = geometry.n; recon: (B, h, w) with
+    h, w <= m = geometry.m. See :func:`align` for the best-aligned reconstruction itself.
     """
-    return align(truth, recon, m).mse
+    return align(truth, recon, geometry).mse

@@ -27,7 +27,7 @@ __all__ = [
 
 
 def check_batch(x: torch.Tensor, name: str, *, max_size: int | None = None) -> None:
-    """Raise a clear error unless ``x`` is a finite (B, h, w) float/complex tensor.
+    """Raise a clear error unless ``x`` is a finite (B, h, w) float/complex tensor, B >= 1.
 
     ``max_size`` bounds h and w (e.g. the grid size m).
     """
@@ -35,6 +35,8 @@ def check_batch(x: torch.Tensor, name: str, *, max_size: int | None = None) -> N
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 3:
         raise ValueError(f"{name} must have shape (B, h, w), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (B = 0)")
     if not (x.dtype.is_floating_point or x.dtype.is_complex):
         raise TypeError(f"{name} must be a real floating or complex tensor, got dtype {x.dtype}")
     if max_size is not None and (x.shape[-2] > max_size or x.shape[-1] > max_size):

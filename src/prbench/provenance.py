@@ -15,17 +15,16 @@ __all__ = ["collect", "dumps", "git_revision"]
 _PACKAGES = ("prbench", "torch", "numpy", "scipy", "pandas", "matplotlib", "snakemake")
 
 
-def git_revision(directory: str | Path | None = None) -> str | None:
+def git_revision(directory: str | Path) -> str | None:
     """``git describe``-style revision of the checkout holding ``directory``.
 
-    Returns the commit hash with a ``-dirty`` suffix when there are uncommitted
-    changes, or None outside a git checkout.
+    Returns the commit hash with a ``-dirty`` suffix when tracked files have
+    uncommitted changes, or None outside a git checkout.
     """
-    cwd = Path(directory) if directory else Path(__file__).resolve().parent
     try:
         result = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--abbrev=40"],
-            cwd=cwd, capture_output=True, text=True, timeout=10, check=True,
+            cwd=directory, capture_output=True, text=True, timeout=10, check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -39,12 +38,17 @@ def _version(package: str) -> str | None:
         return None
 
 
-def collect(*, config: Any = None, seed: int | None = None, device: str | None = None,
-            **extra: Any) -> dict[str, Any]:
-    """A JSON-serialisable provenance record for one result."""
+def collect(*, repository: str | Path | None = None, config: Any = None,
+            seed: int | None = None, device: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A JSON-serialisable provenance record for one result.
+
+    ``repository`` is the directory whose git revision is recorded (the
+    workflow's checkout); with None, ``git_revision`` is recorded as None rather
+    than guessed from the working directory or the library's location.
+    """
     return {
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_revision": git_revision(),
+        "git_revision": None if repository is None else git_revision(repository),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in _PACKAGES},

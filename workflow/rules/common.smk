@@ -7,20 +7,19 @@ check_config(config)
 RUN = config["run"]
 RESULTS = f"results/{RUN}"
 ENV = "../../environment.yml"
-SPLITS = ["train", "test"]
 SHARDS = range(config["reconstruction"]["shards"])
-MODELS = list(config["training"]["models"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
+# Networks are trained only when a configured method uses them.
+MODELS = [model for model in config.get("training", {}).get("models", {})
+          if any(METHODS[name].model == model for name in ALL_METHODS)]
 USES_DENOISER = any(METHODS[name].denoiser for name in ALL_METHODS)
 TRAINED_MODELS = MODELS + (["denoiser"] if USES_DENOISER else [])
 ITERATIVE_METHODS = [
     name for name in ALL_METHODS if METHODS[name].model is None and not METHODS[name].denoiser
 ]
-
-
-def synthesized():
-    """The synthesized train and test sets of this run."""
-    return expand(f"{RESULTS}/data/{{split}}.npz", split=SPLITS)
+# The decoded Fashion-MNIST of the configured source: one file per source, shared by
+# every run (its rule has no run-dependent parameters).
+FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
 
 
 def reconstructions(methods=ITERATIVE_METHODS):
@@ -33,6 +32,5 @@ def run_outputs():
     return [
         f"{RESULTS}/tables/table1.md",
         f"{RESULTS}/figures/figure4.png",
-        f"{RESULTS}/figures/training_curves.png",
         f"{RESULTS}/provenance.json",
-    ]
+    ] + ([f"{RESULTS}/figures/training_curves.png"] if TRAINED_MODELS else [])

@@ -1,6 +1,7 @@
 # Stage 2: the learned initialisers (paper, Sec. 2): training of the naive and passive
 # U-Nets, their predictions on the test shards, and the refined variants (support from
-# the network output, then ALM) with their random-start controls. One rule per model.
+# the network output, then ALM) with their random-start controls. One rule per model
+# that a configured method uses.
 
 for model in MODELS:
 
@@ -9,7 +10,7 @@ for model in MODELS:
             f"train_{model}"
         input:
             train=f"{RESULTS}/data/train.npz",
-            base="resources/fashion_mnist.npz",
+            base=FASHION_MNIST,
         output:
             model=f"{RESULTS}/models/{model}/best.pt",
             history=f"{RESULTS}/models/{model}/history.csv",

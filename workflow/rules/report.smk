@@ -31,17 +31,13 @@ rule figures:
         test=f"{RESULTS}/data/test.npz",
         scores=f"{RESULTS}/scores.csv",
         aligned=expand(f"{RESULTS}/aligned/{{method}}.npz", method=ALL_METHODS),
-        histories=expand(f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED_MODELS),
     output:
         figure4=report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
                        category="Figures", caption="../report/figure4.rst"),
         distribution=report(multiext(f"{RESULTS}/figures/mse_distribution", ".png", ".pdf"),
                             category="Figures", caption="../report/mse_distribution.rst"),
-        curves=report(multiext(f"{RESULTS}/figures/training_curves", ".png", ".pdf"),
-                      category="Figures", caption="../report/training_curves.rst"),
     params:
         methods=ALL_METHODS,
-        models=TRAINED_MODELS,
         images=config["report"]["figure_images"],
         seed=config["seed"],
     log:
@@ -52,6 +48,24 @@ rule figures:
         ENV
     script:
         "../scripts/figures.py"
+
+
+rule training_curves:
+    input:
+        expand(f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED_MODELS),
+    output:
+        report(multiext(f"{RESULTS}/figures/training_curves", ".png", ".pdf"),
+               category="Figures", caption="../report/training_curves.rst"),
+    params:
+        models=TRAINED_MODELS,
+    log:
+        f"{RESULTS}/logs/training_curves.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/training_curves.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/training_curves.py"
 
 
 rule provenance:

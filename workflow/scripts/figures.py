@@ -1,4 +1,4 @@
-"""Snakemake adapter: Figure 4, the MSE distributions and the training curves."""
+"""Snakemake adapter: Figure 4 and the MSE distributions."""
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,3 @@ with job_log(snakemake.log[0], "figures") as log:  # noqa: F821
     figures.save_figure(figures.figure4(test.x, aligned, mse, rows), output.figure4)
     figures.save_figure(figures.mse_distribution(scores, methods, PAPER_TABLE1),
                         output.distribution)
-    histories = {name: pd.read_csv(path) for name, path in
-                 zip(params.models, snakemake.input.histories)}  # noqa: F821
-    figures.save_figure(figures.training_curves(histories), output.curves)

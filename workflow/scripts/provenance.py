@@ -1,5 +1,7 @@
 """Snakemake adapter: results/<run>/provenance.json."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from prbench import provenance
@@ -10,5 +12,6 @@ with job_log(snakemake.log[0], "provenance"):  # noqa: F821
     config = snakemake.params.config  # noqa: F821
     scores = pd.read_csv(snakemake.input[0])  # noqa: F821
     devices = sorted(scores["device"].astype(str).unique())
+    workflow_dir = Path(snakemake.scriptdir).parent  # noqa: F821
     write_json(snakemake.output[0], provenance.collect(  # noqa: F821
-        config=config, seed=config["seed"], device=", ".join(devices)))
+        repository=workflow_dir, config=config, seed=config["seed"], device=", ".join(devices)))

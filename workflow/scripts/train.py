@@ -26,16 +26,17 @@ with job_log(snakemake.log[0], "train") as log:  # noqa: F821
     else:
         train_set, on_the_fly = (x[:-n_val], y[:-n_val]), None
     torch.manual_seed(params.seed)
-    model = UNet(widths=tuple(settings["widths"]), out_size=data.x.shape[-1])
+    model = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n)
     summary = train(
         model, train_set, val_set, objective=params.model,
         jacobian_weight=settings["jacobian_weight"], epochs=settings["epochs"],
         batch_size=settings["batch_size"], lr=settings["lr"],
         weight_decay=settings["weight_decay"], seed=params.seed, device=params.device,
-        out_dir=Path(output.model).parent, on_the_fly=on_the_fly, m=data.y.shape[-1],
+        out_dir=Path(output.model).parent, on_the_fly=on_the_fly,
     )
-    log.info("%s: best epoch %s, val loss %.4g, device %s", params.model, summary["best_epoch"],
-             summary["best_val_loss"], summary["device"])
+    log.info("%s: trained %d epochs (resumed after epoch %d), best epoch %s, val loss %.4g, "
+             "device %s", params.model, summary["epochs_trained"], summary["resumed_from"],
+             summary["best_epoch"], summary["best_val_loss"], summary["device"])
     history = pd.read_csv(output.history)
     figures.save_figure(figures.training_curves({f"{params.model} U-Net": history}),
                         [output.curves])

@@ -24,5 +24,7 @@ with job_log(snakemake.log[0], "train_denoiser") as log:  # noqa: F821
         epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
         seed=params.seed, device=params.device, out_dir=Path(output.model).parent,
     )
-    log.info("denoiser: best epoch %s, validation gain %.2f, device %s", summary["best_epoch"],
-             summary["val_gain"], summary["device"])
+    log.info("denoiser: trained %d epochs (resumed after epoch %d), best epoch %s, "
+             "validation gain %.2f, device %s", summary["epochs_trained"],
+             summary["resumed_from"], summary["best_epoch"], summary["val_gain"],
+             summary["device"])

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path, save_npz
+from ..io import atomic_path, load_npz, save_npz
 
 __all__ = [
     "DataUnavailableError",
@@ -97,13 +97,17 @@ class FashionMNIST:
 
 
 def load(path: str | Path) -> FashionMNIST:
-    """Read a file written by :meth:`FashionMNIST.save`."""
-    with np.load(path) as stored:
-        return FashionMNIST(
-            train_images=stored["train_images"], train_labels=stored["train_labels"],
-            test_images=stored["test_images"], test_labels=stored["test_labels"],
-            source=str(stored["source"]),
-        )
+    """Read a file written by :meth:`FashionMNIST.save`.
+
+    Raises :class:`prbench.io.CorruptFileError` if it is unreadable or incomplete.
+    """
+    stored = load_npz(path, keys=("train_images", "train_labels", "test_images", "test_labels",
+                                  "source"), produced_by="download_fashion_mnist")
+    return FashionMNIST(
+        train_images=stored["train_images"], train_labels=stored["train_labels"],
+        test_images=stored["test_images"], test_labels=stored["test_labels"],
+        source=str(stored["source"]),
+    )
 
 
 def _digest(path: Path, algorithm: str) -> str:

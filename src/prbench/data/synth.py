@@ -1,9 +1,10 @@
 """Dataset synthesis exactly as in the paper (Sec. 3, "Data").
 
-Each 28 x 28 image (scaled to [0, 1]) is placed in an n x n zero frame (n = 36)
-at an offset drawn uniformly from {0, ..., n - 28}^2, conjugate-flipped
+Each 28 x 28 image (scaled to [0, 1]) is placed in an n x n zero frame at an
+offset drawn uniformly from {0, ..., n - 28}^2, conjugate-flipped
 ``X -> conj(X[::-1, ::-1])`` with probability 1/2, and measured as
-``Y = |F(pad(X, m))|^2`` (m = 72, :func:`prbench.physics.forward`).
+``Y = |F(pad(X, m))|^2`` (:func:`prbench.physics.forward`); (n, m) is the run's
+:class:`prbench.geometry.Geometry` (the paper: n = 36, m = 72).
 
 Objects are real by default (the paper's Fashion-MNIST); ``object_kind="complex"``
 multiplies each image by a smooth random phase field ``exp(i phi)``, phi being
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
+from ..geometry import Geometry, check_geometry
 from ..io import save_npz
 from ..physics import forward
 
@@ -98,22 +100,22 @@ def _smooth_phase(count: int, n: int, smoothing_px: float, std_rad: float,
 
 
 def synthesize(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int, split: str,
-               n: int = 36, m: int = 72, object_kind: str = "real",
+               geometry: Geometry, object_kind: str = "real",
                phase_smoothing_px: float = 4.0, phase_std_rad: float = 1.0,
                device: str = "cpu") -> SynthesizedSet:
     """Synthesize ``count`` shifted, randomly flipped objects and their measurements.
 
-    images: (N, h, w) uint8 in 0..255 with h, w <= n; labels: (N,). A random
-    subset of ``count`` images is drawn without replacement (in random order).
+    images: (N, h, w) uint8 in 0..255 with h, w <= n; labels: (N,). Returns x
+    (count, n, n) and y (count, m, m), (n, m) = geometry. A random subset of
+    ``count`` images is drawn without replacement (in random order).
     Deterministic given (seed, split).
     """
+    n, m = check_geometry(geometry).n, geometry.m
     if images.ndim != 3 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"images {images.shape} and labels {labels.shape} do not match")
     height, width = images.shape[1:]
     if height > n or width > n:
         raise ValueError(f"images of size {(height, width)} do not fit the n = {n} frame")
-    if m < 2 * n - 1:
-        raise ValueError(f"m = {m} must be at least 2n - 1 = {2 * n - 1} for uniqueness")
     if not 0 < count <= images.shape[0]:
         raise ValueError(f"count = {count} must lie in 1..{images.shape[0]} (available images)")
     if object_kind not in OBJECT_KINDS:

@@ -1,4 +1,4 @@
-"""U-Net backbone g_W: normalised measurement Y (72 x 72) -> object X (36 x 36, complex).
+"""U-Net backbone g_W: normalised measurement Y (m x m) -> object X (n x n, complex).
 
 Paper, Sec. 3: "We use U-Net [29] as our backbone DNN". Ronneberger et al. (2015)
 design: at each level a double 3x3 conv (conv -> norm -> ReLU, twice), 2x2 max-pool
@@ -10,10 +10,10 @@ Choices made here (the paper does not specify them):
   not BatchNorm: every sample's output depends on that sample only, so the
   per-sample Jacobian penalty (paper, Eq. 2.2) is exact for each sample, and
   train/eval behaviour is identical and independent of the batch size.
-* Output size: the decoder ends at the input resolution (72 x 72, width
-  ``widths[0]``); its features are reduced to ``out_size x out_size`` by adaptive
-  average pooling (for 72 -> 36 exactly a 2x2 mean, i.e. one output pixel per
-  2x2 block, matching the 2x oversampling m = 2n), then a 1x1 conv maps them to
+* Output size: the decoder ends at the input resolution (m x m, width
+  ``widths[0]``); its features are reduced to ``out_size x out_size`` (n x n) by
+  adaptive average pooling (for m = 2n, e.g. 72 -> 36, exactly a 2x2 mean, i.e.
+  one output pixel per 2x2 block), then a 1x1 conv maps them to
   ``out_channels`` (real, imaginary). Pooling *before* the 1x1 conv keeps every
   output pixel a learned function of all channels of its block.
 """
@@ -93,19 +93,23 @@ class _Up(nn.Module):
 class UNet(nn.Module):
     """U-Net of depth ``len(widths)`` (``len(widths) - 1`` poolings).
 
-    Input (B, in_channels, H, W), H, W >= out_size and >= 2^(depth-1) (72 x 72
+    Input (B, in_channels, H, W), H, W >= out_size and >= 2^(depth-1) (the m x m
     normalised measurements, see :func:`normalize_measurements`). Output
     (B, out_channels, out_size, out_size): channels 0, 1 are the real and
-    imaginary parts of the object (see :func:`to_complex`). The constructor
+    imaginary parts of the object (see :func:`to_complex`); out_size is required
+    (the object frame side n, no default). The constructor
     arguments are kept in ``self.config`` so checkpoints can rebuild the model.
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2,
-                 widths: tuple[int, ...] = (8, 16, 32, 64), out_size: int = 36) -> None:
+                 widths: tuple[int, ...] = (8, 16, 32, 64), *, out_size: int) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if not widths or min(widths) < 1:
             raise ValueError(f"widths must be a non-empty sequence of positive ints, got {widths}")
+        if isinstance(out_size, bool) or not isinstance(out_size, int) or out_size < 1:
+            raise ValueError(f"out_size must be a positive int (the frame side n), "
+                             f"got {out_size!r}")
         self.config = {"in_channels": in_channels, "out_channels": out_channels,
                        "widths": list(widths), "out_size": out_size}
         self.out_size = out_size

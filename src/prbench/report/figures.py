@@ -19,12 +19,25 @@ from ..methods import METHODS  # noqa: E402
 __all__ = ["figure4", "mse_distribution", "save_figure", "training_curves"]
 
 
+#: Metadata dropped per format so that a figure's bytes depend only on its content:
+#: the PDF creation time and the Matplotlib version strings.
+_NO_VOLATILE_METADATA = {
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+
 def save_figure(figure: plt.Figure, paths: Sequence[str | Path]) -> None:
-    """Atomically save ``figure`` to every path (format from the suffix), then close it."""
+    """Atomically save ``figure`` to every path (format from the suffix), then close it.
+
+    PNG and PDF files carry no timestamp or version metadata, so saving the same
+    figure again gives the same bytes.
+    """
     for path in paths:
+        suffix = Path(path).suffix.lstrip(".").lower()
         with atomic_path(path) as temporary:
-            figure.savefig(temporary, format=Path(path).suffix.lstrip("."), dpi=150,
-                           bbox_inches="tight")
+            figure.savefig(temporary, format=suffix, dpi=150, bbox_inches="tight",
+                           metadata=_NO_VOLATILE_METADATA.get(suffix))
     plt.close(figure)
 
 

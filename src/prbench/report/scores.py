@@ -10,6 +10,8 @@ import pandas as pd
 import torch
 
 from ..data.synth import SynthesizedSet
+from ..geometry import Geometry
+from ..io import load_npz
 from ..metrics import align
 
 __all__ = ["SCORE_COLUMNS", "load_shards", "score_method"]
@@ -22,15 +24,17 @@ def load_shards(paths: Sequence[str | Path]) -> dict[str, np.ndarray]:
     """Concatenate reconstruction shards (written by the reconstruct rules), sorted by image.
 
     Each shard holds x_hat (b, m, m), index (b,), per-image seconds, residual,
-    iterations, and the device name. Raises if shards overlap or hold non-finite reconstructions.
+    iterations, and the device name. Raises :class:`prbench.io.CorruptFileError` if a shard
+    is unreadable or lacks one of these, ValueError if shards overlap or hold non-finite
+    reconstructions.
     """
+    numeric = ("x_hat", "index", "seconds", "residual", "iterations")
     parts: dict[str, list[np.ndarray]] = {}
     for path in paths:
-        with np.load(path) as shard:
-            for key in ("x_hat", "index", "seconds", "residual", "iterations"):
-                parts.setdefault(key, []).append(shard[key])
-            parts.setdefault("device", []).append(np.full(len(shard["index"]),
-                                                          str(shard["device"])))
+        shard = load_npz(path, keys=(*numeric, "device"), produced_by="reconstruct")
+        for key in numeric:
+            parts.setdefault(key, []).append(shard[key])
+        parts.setdefault("device", []).append(np.full(len(shard["index"]), str(shard["device"])))
     merged = {key: np.concatenate(values) for key, values in parts.items()}
     order = np.argsort(merged["index"], kind="stable")
     merged = {key: value[order] for key, value in merged.items()}
@@ -42,16 +46,19 @@ def load_shards(paths: Sequence[str | Path]) -> dict[str, np.ndarray]:
 
 
 def score_method(method: str, test: SynthesizedSet, shards: dict[str, np.ndarray],
-                 m: int) -> tuple[pd.DataFrame, np.ndarray]:
+                 geometry: Geometry) -> tuple[pd.DataFrame, np.ndarray]:
     """Score one method's reconstructions of the test set.
 
+    test.x: (N, n, n) truths and shards["x_hat"]: (b, h, w) reconstructions with
+    h, w <= m, (n, m) = geometry (checked by :func:`prbench.metrics.align`).
     Returns a DataFrame with :data:`SCORE_COLUMNS` (one row per image) and the
     best-aligned reconstructions (N, n, n) complex64 (see :func:`prbench.metrics.align`).
     """
     index = shards["index"]
     if index.max(initial=-1) >= len(test.x):
         raise ValueError(f"{method}: reconstruction indices exceed the {len(test.x)} test images")
-    alignment = align(torch.from_numpy(test.x[index]), torch.from_numpy(shards["x_hat"]), m)
+    alignment = align(torch.from_numpy(test.x[index]), torch.from_numpy(shards["x_hat"]),
+                      geometry)
     table = pd.DataFrame({
         "method": method,
         "image": index,

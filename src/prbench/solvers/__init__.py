@@ -1,8 +1,11 @@
 """Iterative Fourier phase-retrieval solvers (batched torch, CPU or CUDA).
 
 Every solver has the signature ``solver(Y, support=None, init=None, *, seed=0,
-**params) -> (X_hat, info)`` with Y (B, m, m) intensities ``|F pad(x, m)|^2``,
-X_hat (B, m, m) complex64 on Y's device and info a :class:`SolverInfo`.
+geometry, **params) -> (X_hat, info)`` with ``geometry`` a required
+:class:`prbench.geometry.Geometry` (n, m), Y (B, m, m) intensities
+``|F pad(x, m)|^2`` (checked against geometry.m), support None meaning the n x n
+top-left frame, X_hat (B, m, m) complex64 on Y's device and info a :class:`SolverInfo`.
+Invalid numeric parameters raise a ValueError naming the parameter.
 """
 
 from . import support

@@ -1,5 +1,6 @@
 """Shared machinery of the iterative solvers: input checks, random starts,
-the Fourier residual, the object-domain constraint and best-of-K selection.
+the Fourier residual, the object-domain constraint, best-of-K selection and the
+check of numeric solver parameters.
 
 Conventions (see :mod:`prbench.physics`): measurements ``Y = |F pad(x, m)|^2``
 with the unnormalised 2-D DFT F, shape (B, m, m); iterates are (B, m, m)
@@ -9,17 +10,22 @@ complex64 on ``Y.device``. The ``K`` random starts of image b are the rows
 
 from __future__ import annotations
 
+import math
+import operator
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 
+from ..geometry import Geometry, check_geometry
 from ..physics import fourier_magnitude_projection
 
 __all__ = ["Problem", "SolverInfo", "Constraint", "prepare", "finish", "fourier_residual",
-           "modulus_projection"]
+           "modulus_projection", "check_measurements", "check_param"]
 
 SeedLike = int | Sequence[int] | torch.Tensor
+
+_COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
 @dataclass
@@ -113,13 +119,27 @@ def _check_measurements(Y: torch.Tensor) -> None:
         raise ValueError(f"Y must be nonnegative intensities; its minimum is {Y.min().item():.3g}")
 
 
-def frame_support(m: int, frame: int, device: torch.device) -> torch.Tensor:
-    """(m, m) bool mask of the frame x frame square at the top-left of the grid."""
-    if not 1 <= frame <= m:
-        raise ValueError(f"frame must be in [1, m = {m}], got {frame}")
-    mask = torch.zeros(m, m, dtype=torch.bool, device=device)
-    mask[:frame, :frame] = True
-    return mask
+def check_measurements(Y: torch.Tensor, geometry: Geometry) -> None:
+    """Raise a clear error unless Y is a finite, nonnegative (B, m, m) batch with
+    m = geometry.m."""
+    check_geometry(geometry)
+    _check_measurements(Y)
+    geometry.check_measurements(Y)
+
+
+def check_param(name: str, value: object, *, integer: bool = False, ge: float | None = None,
+                gt: float | None = None, le: float | None = None,
+                lt: float | None = None) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is a number (an int if
+    ``integer``; never a bool or NaN) with value >= ge, > gt, <= le and < lt (bounds
+    left None are not checked)."""
+    bounds = [(op, b) for op, b in zip(_COMPARISONS, (ge, gt, le, lt)) if b is not None]
+    ok = (isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+          and not math.isnan(value) and all(_COMPARISONS[op](value, b) for op, b in bounds))
+    if not ok:
+        wanted = " and ".join(f"{op} {b}" for op, b in bounds)
+        raise ValueError(f"{name} must be {'an int' if integer else 'a number'} {wanted}, "
+                         f"got {value!r}")
 
 
 def check_support(support: torch.Tensor, batch: int, m: int, device: torch.device) -> torch.Tensor:
@@ -160,20 +180,21 @@ def random_phases(seeds: list[int], starts: int, m: int, device: torch.device) -
 
 
 def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | None,
-            seed: SeedLike, n_starts: int, frame: int,
+            seed: SeedLike, n_starts: int, geometry: Geometry,
             real_nonnegative: bool = False) -> Problem:
     """Validate solver inputs and build the (B*K, m, m) batch of starts.
 
-    support None means the frame x frame square at the top-left. With ``init``
+    Y must be (B, m, m) with m = geometry.m; support None means the geometry's
+    n x n frame at the top-left (:meth:`Geometry.frame_mask`). With ``init``
     (B, m, m) given, it is the single start x_0 of each image (K = 1, n_starts
     is ignored). Otherwise K = n_starts random starts
     ``x_0 = P_C F^-1(sqrt(Y) e^{i phi})`` with i.i.d. uniform phases phi.
     """
-    _check_measurements(Y)
-    batch, m = Y.shape[0], Y.shape[-1]
+    check_measurements(Y, geometry)
+    batch, m = Y.shape[0], geometry.m
     device = Y.device
     if support is None:
-        support = frame_support(m, frame, device)
+        support = geometry.frame_mask(device)
     support = check_support(support, batch, m, device)
     magnitude = Y.to(torch.float32).sqrt()
     if init is not None:
@@ -186,8 +207,7 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
         if not torch.isfinite(torch.view_as_real(x0)).all():
             raise ValueError("init contains NaN or infinite values")
         return Problem(batch, 1, magnitude, support.clone(), x0.clone())
-    if not (isinstance(n_starts, int) and n_starts >= 1):
-        raise ValueError(f"n_starts must be a positive int, got {n_starts!r}")
+    check_param("n_starts", n_starts, integer=True, ge=1)
     seeds = instance_seeds(seed, batch)
     magnitude = magnitude.repeat_interleave(n_starts, dim=0)
     support = support.repeat_interleave(n_starts, dim=0)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import torch
 
+from ..geometry import Geometry
 from ..physics import unit_phase
-from ._common import SeedLike, finish, fourier_residual, prepare
+from ._common import SeedLike, check_param, finish, fourier_residual, prepare
 from .lbfgs import _bcast, _dot, lbfgs
 
 __all__ = ["alm", "alm_objective"]
@@ -44,12 +45,12 @@ def alm_objective(z: torch.Tensor, magnitude: torch.Tensor) -> tuple[torch.Tenso
 
 
 def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
-        *, seed: SeedLike = 0, n_starts: int = 4, outer_iters: int = 20, inner_iters: int = 50,
-        memory: int = 8, rho: float = 1.0, rho_factor: float = 10.0, rho_max: float = 1e4,
-        decrease: float = 0.25, tol: float = 1e-6, grad_tol: float = 1e-5, frame: int = 36):
+        *, seed: SeedLike = 0, geometry: Geometry, n_starts: int = 4, outer_iters: int = 20,
+        inner_iters: int = 50, memory: int = 8, rho: float = 1.0, rho_factor: float = 10.0,
+        rho_max: float = 1e4, decrease: float = 0.25, tol: float = 1e-6, grad_tol: float = 1e-5):
     """Batched augmented-Lagrangian PR (see module docstring), best of ``n_starts``.
 
-    Y, support, init, seed, frame: as :func:`prbench.solvers.hio`. Each outer
+    Y, support, init, seed, geometry: as :func:`prbench.solvers.hio`. Each outer
     iteration runs at most ``inner_iters`` L-BFGS iterations (``memory`` pairs,
     Armijo backtracking) until ||grad L|| <= grad_tol ||x||. Instance b stops once
     its relative violation ||A Z|| / ||x|| <= ``tol`` and its inner solve met
@@ -61,11 +62,16 @@ def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     total L-BFGS iterations, and extra holds "violation" (relative ||A Z|| before
     the final projection), "rho", "outer_iterations".
     """
-    if outer_iters < 1 or inner_iters < 1 or memory < 1:
-        raise ValueError("outer_iters, inner_iters and memory must be >= 1")
-    if not (rho > 0 and rho_factor >= 1 and rho_max >= rho and 0 < decrease < 1):
-        raise ValueError("need rho > 0, rho_factor >= 1, rho_max >= rho, 0 < decrease < 1")
-    problem = prepare(Y, support, init, seed, n_starts, frame)
+    for name, value in (("outer_iters", outer_iters), ("inner_iters", inner_iters),
+                        ("memory", memory)):
+        check_param(name, value, integer=True, ge=1)
+    check_param("rho", rho, gt=0)
+    check_param("rho_factor", rho_factor, ge=1)
+    check_param("rho_max", rho_max, ge=rho)
+    check_param("decrease", decrease, gt=0, lt=1)
+    check_param("tol", tol, ge=0)
+    check_param("grad_tol", grad_tol, ge=0)
+    problem = prepare(Y, support, init, seed, n_starts, geometry)
     a, inside = problem.magnitude, problem.support
     outside = (~inside).to(torch.float32)
     batch = a.shape[0]

@@ -3,7 +3,7 @@ regularisation by denoising (RED) with a DnCNN prior, solved by FASTA
 forward-backward splitting (Goldstein, Studer, Baraniuk 2014), started from HIO.
 
 Problem, per image, for x on the m x m grid, zero off the support S (S within the
-``frame`` x ``frame`` top-left window), on the denoiser's scale (below):
+geometry's n x n top-left frame), on the denoiser's scale (below):
 
     min_x  f(x) + g(x),   f(x) = 1/(2 sigma_w^2) || |A x| - a ||^2,
                           g(x) = lam/2 Re<x, x - D_sigma(x)>  (+ indicator of S),
@@ -44,8 +44,8 @@ Scale: D expects objects on 0..``scale`` (prDeep: 0..255,
 :mod:`prbench.train.denoiser`). Each image's start x_0 is multiplied by
 c = scale / max|x_0| (so its largest modulus is 255, like a [0, 1] training
 object whose brightest pixel is 1), the iteration runs on that scale (with
-a = c sqrt(Y)/m), and X_hat = x / c. D acts on the ``frame`` x ``frame`` window
-only (x is zero outside it).
+a = c sqrt(Y)/m), and X_hat = x / c. D acts on the n x n frame only (x is zero
+outside it).
 """
 
 from __future__ import annotations
@@ -57,10 +57,11 @@ from typing import Sequence, Union
 import torch
 from torch import nn
 
+from ..geometry import Geometry
 from ..nets.dncnn import apply_denoiser
 from ..physics import pad
 from ..train.denoiser import load_denoiser
-from ._common import SeedLike, SolverInfo, finish, fourier_residual, frame_support, prepare
+from ._common import SeedLike, SolverInfo, check_param, finish, fourier_residual, prepare
 from .augmented_lagrangian import alm_objective
 from .lbfgs import _bcast, _dot
 from .projection import hio
@@ -110,34 +111,38 @@ def _denoiser_bank(denoiser: Denoisers, sigmas: Sequence[float],
     return chosen
 
 
-def _check_params(sigma_w: float, lam: float, sigmas: Sequence[float], iters_per_sigma: int,
-                  window: int, max_backtracks: int, shrink: float, scale: float,
-                  log_every: int) -> None:
-    if not (sigma_w > 0 and lam >= 0 and scale > 0 and 0 < shrink < 1):
-        raise ValueError(f"need sigma_w > 0, lam >= 0, scale > 0, 0 < shrink < 1; got "
-                         f"{sigma_w}, {lam}, {scale}, {shrink}")
-    if len(sigmas) == 0 or min(sigmas) <= 0:
+def _check_params(**params: object) -> None:
+    """Check prdeep's numeric parameters, each with a message naming it."""
+    for name in ("sigma_w", "scale"):
+        check_param(name, params[name], gt=0)
+    check_param("lam", params["lam"], ge=0)
+    check_param("shrink", params["shrink"], gt=0, lt=1)
+    check_param("hio_beta", params["hio_beta"], gt=0, le=1)
+    for name in ("iters_per_sigma", "max_backtracks", "hio_iters", "hio_er_iters"):
+        check_param(name, params[name], integer=True, ge=0)
+    for name in ("window", "hio_starts", "log_every"):
+        check_param(name, params[name], integer=True, ge=1)
+    sigmas = params["sigmas"]
+    if isinstance(sigmas, str) or not isinstance(sigmas, Sequence) or not sigmas:
         raise ValueError(f"sigmas must be a non-empty sequence of positive noise levels, "
-                         f"got {sigmas}")
-    if iters_per_sigma < 0 or window < 1 or max_backtracks < 0 or log_every < 1:
-        raise ValueError(f"need iters_per_sigma >= 0, window >= 1, max_backtracks >= 0, "
-                         f"log_every >= 1; got {iters_per_sigma}, {window}, {max_backtracks}, "
-                         f"{log_every}")
+                         f"got {sigmas!r}")
+    for i, sigma in enumerate(sigmas):
+        check_param(f"sigmas[{i}]", sigma, gt=0)
 
 
 @torch.no_grad()
 def prdeep(Y: torch.Tensor, support: torch.Tensor | None = None,
-           init: torch.Tensor | None = None, *, seed: SeedLike = 0, denoiser: Denoisers,
+           init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
+           denoiser: Denoisers,
            hio_iters: int = 500, hio_starts: int = 2, hio_er_iters: int = 50,
            hio_beta: float = 0.9, sigma_w: float = 1.0, lam: float = 1.0,
            sigmas: Sequence[float] = (50.0, 40.0, 20.0, 10.0), iters_per_sigma: int = 25,
            window: int = 10, max_backtracks: int = 20, shrink: float = 0.2,
-           scale: float = 255.0, frame: int = 36,
-           log_every: int = 10) -> tuple[torch.Tensor, SolverInfo]:
+           scale: float = 255.0, log_every: int = 10) -> tuple[torch.Tensor, SolverInfo]:
     """prDeep, batched over images; the algorithm and conventions are in the module docstring.
 
-    Y: (B, m, m) intensities |F pad x|^2; support: (m, m) or (B, m, m) bool within the
-    ``frame`` x ``frame`` top-left window, None = that window; init: (B, m, m) start,
+    Y: (B, m, m) intensities |F pad x|^2, m = geometry.m; support: (m, m) or (B, m, m)
+    bool within the geometry's n x n top-left frame, None = that frame; init: (B, m, m) start,
     else HIO (:func:`prbench.solvers.hio` with ``hio_iters``, ``hio_beta``,
     best of ``hio_starts`` random starts, ``hio_er_iters`` ER steps, seeded by ``seed``:
     an int or one int per image). denoiser: DnCNN module(s) or checkpoint path(s) on
@@ -147,18 +152,19 @@ def prdeep(Y: torch.Tensor, support: torch.Tensor | None = None,
     residual every ``log_every`` iterations; iterations: len(sigmas) * iters_per_sigma;
     extra: "scale" c, "init_residual" of the start, "backtracks" in all, "tau" final step).
     """
-    _check_params(sigma_w, lam, sigmas, iters_per_sigma, window, max_backtracks, shrink, scale,
-                  log_every)
-    problem = prepare(Y, support, init, seed, 1, frame)
-    device, m = Y.device, problem.m
+    _check_params(sigma_w=sigma_w, lam=lam, sigmas=sigmas, iters_per_sigma=iters_per_sigma,
+                  window=window, max_backtracks=max_backtracks, shrink=shrink, scale=scale,
+                  log_every=log_every, hio_iters=hio_iters, hio_starts=hio_starts,
+                  hio_er_iters=hio_er_iters, hio_beta=hio_beta)
+    problem = prepare(Y, support, init, seed, 1, geometry)
+    device, n, m = Y.device, geometry.n, geometry.m
     inside = problem.support
-    if (inside & ~frame_support(m, frame, device)).any():
-        raise ValueError(f"support reaches outside the {frame} x {frame} frame that the "
-                         "denoiser sees")
+    if (inside & ~geometry.frame_mask(device)).any():
+        raise ValueError(f"support reaches outside the {n} x {n} frame that the denoiser sees")
     bank = _denoiser_bank(denoiser, sigmas, device)
     x0 = problem.x0 if init is not None else hio(
         Y, support, seed=seed, iters=hio_iters, beta=hio_beta, n_starts=hio_starts,
-        er_iters=hio_er_iters, frame=frame)[0]
+        er_iters=hio_er_iters, geometry=geometry)[0]
     zero = torch.zeros((), dtype=torch.complex64, device=device)
     x0 = torch.where(inside, x0, zero)
     peak = x0.abs().flatten(1).amax(dim=1)
@@ -179,7 +185,7 @@ def prdeep(Y: torch.Tensor, support: torch.Tensor | None = None,
         if lam == 0:
             return torch.where(inside[rows], z, zero)
         weight = _bcast(tau * lam, z)
-        denoised = pad(apply_denoiser(net, z[:, :frame, :frame], scale), m)
+        denoised = pad(apply_denoiser(net, z[:, :n, :n], scale), m)
         return torch.where(inside[rows], (z + weight * denoised) / (1 + weight), zero)
 
     history, logged = [fourier_residual(x, a)], [0]

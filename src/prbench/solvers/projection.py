@@ -17,9 +17,10 @@ from typing import Callable
 
 import torch
 
+from ..geometry import Geometry
 from . import support as support_mod
-from ._common import (Constraint, SeedLike, SolverInfo, finish, fourier_residual,
-                      modulus_projection, prepare)
+from ._common import (Constraint, SeedLike, SolverInfo, check_measurements, check_param, finish,
+                      fourier_residual, modulus_projection, prepare)
 
 __all__ = ["hio", "raar", "hio_sw", "raar_sw"]
 
@@ -39,8 +40,7 @@ def _raar_step(beta: float) -> Step:
 
 
 def _check_beta(beta: float) -> None:
-    if not 0 < beta <= 1:
-        raise ValueError(f"beta must be in (0, 1], got {beta}")
+    check_param("beta", beta, gt=0, le=1)
 
 
 class _ShrinkWrap:
@@ -53,12 +53,11 @@ class _ShrinkWrap:
 
     def __init__(self, update_every: int, sigma_start: float, sigma_end: float,
                  threshold: float, max_fraction: float, iters: int):
-        if update_every < 1:
-            raise ValueError(f"update_every must be >= 1, got {update_every}")
-        if not 0 < sigma_end <= sigma_start:
-            raise ValueError(f"need 0 < sigma_end <= sigma_start, got {sigma_end}, {sigma_start}")
-        if not 0 < threshold < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        check_param("update_every", update_every, integer=True, ge=1)
+        check_param("sigma_start", sigma_start, gt=0)
+        check_param("sigma_end", sigma_end, gt=0, le=sigma_start)
+        check_param("threshold", threshold, gt=0, lt=1)
+        check_param("max_fraction", max_fraction, gt=0, le=1)
         self.update_every, self.threshold, self.max_fraction = update_every, threshold, max_fraction
         self.sigma_start, self.sigma_end, self.iters = sigma_start, sigma_end, max(iters, 1)
 
@@ -76,15 +75,15 @@ class _ShrinkWrap:
 
 
 def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | None,
-         seed: SeedLike, step: Step, *, iters: int, n_starts: int, er_iters: int, frame: int,
-         real_nonnegative: bool, log_every: int,
+         seed: SeedLike, step: Step, *, iters: int, n_starts: int, er_iters: int,
+         geometry: Geometry, real_nonnegative: bool, log_every: int,
          shrinkwrap: _ShrinkWrap | None = None) -> tuple[torch.Tensor, SolverInfo]:
     """Common driver: starts, ``iters`` steps of ``step``, optional shrink-wrap,
     ``er_iters`` error-reduction steps, best-of-K selection."""
-    if iters < 0 or er_iters < 0 or log_every < 1:
-        raise ValueError(f"need iters >= 0, er_iters >= 0, log_every >= 1; got "
-                         f"{iters}, {er_iters}, {log_every}")
-    problem = prepare(Y, support, init, seed, n_starts, frame, real_nonnegative)
+    check_param("iters", iters, integer=True, ge=0)
+    check_param("er_iters", er_iters, integer=True, ge=0)
+    check_param("log_every", log_every, integer=True, ge=1)
+    problem = prepare(Y, support, init, seed, n_starts, geometry, real_nonnegative)
     a = problem.magnitude
     constraint = Constraint(problem.support, real_nonnegative)
     x = problem.x0
@@ -115,14 +114,14 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
 
 
 def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
-        *, seed: SeedLike = 0, iters: int = 1000, beta: float = 0.9, n_starts: int = 4,
-        er_iters: int = 100, frame: int = 36, real_nonnegative: bool = False,
+        *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
+        n_starts: int = 4, er_iters: int = 100, real_nonnegative: bool = False,
         log_every: int = 10):
     """Hybrid input-output (Fienup 1982), batched, best of ``n_starts`` random starts.
 
     x_{k+1} = P_M x_k on S, x_k - beta P_M x_k off S; then ``er_iters`` steps of
-    x <- P_S P_M x. Y: (B, m, m) intensities |F pad x|^2; support: (m, m) or
-    (B, m, m) bool, None = the ``frame`` x ``frame`` top-left square; init: (B, m, m)
+    x <- P_S P_M x. Y: (B, m, m) intensities |F pad x|^2, m = geometry.m; support:
+    (m, m) or (B, m, m) bool, None = the geometry's n x n top-left frame; init: (B, m, m)
     complex, the single start x_0 of each image (n_starts is then ignored); else
     ``n_starts`` random starts x_0 = P_S F^-1(sqrt(Y) e^{i phi}), phi i.i.d. uniform,
     drawn from a generator seeded per image; seed: an int shared by all images (an
@@ -132,13 +131,13 @@ def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     """
     _check_beta(beta)
     return _run(Y, support, init, seed, _hio_step(beta), iters=iters, n_starts=n_starts,
-                er_iters=er_iters, frame=frame, real_nonnegative=real_nonnegative,
+                er_iters=er_iters, geometry=geometry, real_nonnegative=real_nonnegative,
                 log_every=log_every)
 
 
 def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
-         *, seed: SeedLike = 0, iters: int = 1000, beta: float = 0.9, n_starts: int = 4,
-         er_iters: int = 100, frame: int = 36, real_nonnegative: bool = False,
+         *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
+         n_starts: int = 4, er_iters: int = 100, real_nonnegative: bool = False,
          log_every: int = 10):
     """Relaxed averaged alternating reflections (Luke 2005); arguments as :func:`hio`.
 
@@ -147,54 +146,56 @@ def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tenso
     """
     _check_beta(beta)
     return _run(Y, support, init, seed, _raar_step(beta), iters=iters, n_starts=n_starts,
-                er_iters=er_iters, frame=frame, real_nonnegative=real_nonnegative,
+                er_iters=er_iters, geometry=geometry, real_nonnegative=real_nonnegative,
                 log_every=log_every)
 
 
 def _shrinkwrap_run(step: Step, Y: torch.Tensor, support: torch.Tensor | None,
-                    init: torch.Tensor | None, seed: SeedLike, *, iters: int = 1000,
-                    n_starts: int = 4, er_iters: int = 100, frame: int = 36,
+                    init: torch.Tensor | None, seed: SeedLike, *, geometry: Geometry,
+                    iters: int = 1000, n_starts: int = 4, er_iters: int = 100,
                     update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
                     threshold: float = 0.1, initial_support: str = "autocorrelation",
                     autocorr_threshold: float = 0.1, max_fraction: float = 0.5,
                     log_every: int = 10):
     """The shrink-wrap driver shared by :func:`hio_sw` and :func:`raar_sw` (defaults here)."""
+    check_measurements(Y, geometry)
+    sw = _ShrinkWrap(update_every, sigma_start, sigma_end, threshold, max_fraction, iters)
+    check_param("autocorr_threshold", autocorr_threshold, gt=0, lt=1)
     if support is None:
         if initial_support == "autocorrelation":
             support = support_mod.from_autocorrelation(Y, autocorr_threshold)
         elif initial_support != "frame":
             raise ValueError(f"initial_support must be 'autocorrelation' or 'frame', "
                              f"got {initial_support!r}")
-    sw = _ShrinkWrap(update_every, sigma_start, sigma_end, threshold, max_fraction, iters)
     return _run(Y, support, init, seed, step, iters=iters, n_starts=n_starts, er_iters=er_iters,
-                frame=frame, real_nonnegative=False, log_every=log_every, shrinkwrap=sw)
+                geometry=geometry, real_nonnegative=False, log_every=log_every, shrinkwrap=sw)
 
 
 def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
-           init: torch.Tensor | None = None, *, seed: SeedLike = 0, beta: float = 0.9,
-           **params):
+           init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
+           beta: float = 0.9, **params):
     """HIO with shrink-wrap support updates (Marchesini et al. 2003, as in PyNX/cohere).
 
     The initial support is ``support`` if given, else the thresholded autocorrelation
     (``initial_support="autocorrelation"``, threshold ``autocorr_threshold``) or the
-    frame square (``"frame"``). Every ``update_every`` iterations
+    geometry's n x n frame (``"frame"``). Every ``update_every`` iterations
     S <- {G_sigma * |P_M x| >= threshold * max} with sigma going geometrically from
     ``sigma_start`` to ``sigma_end`` px (never empty, never > ``max_fraction`` of the
     grid: the old support is kept then). ER polish uses the final support.
     info.support holds the final supports; info.extra["support_guard_count"] how
     often the guard kept the old support. ``params`` and their defaults: those of
-    ``_shrinkwrap_run`` (iters=1000, n_starts=4, er_iters=100, frame=36,
-    update_every=20, sigma_start=2.0, sigma_end=0.5, threshold=0.1,
-    initial_support="autocorrelation", autocorr_threshold=0.1, max_fraction=0.5,
-    log_every=10).
+    ``_shrinkwrap_run`` (iters=1000, n_starts=4, er_iters=100, update_every=20,
+    sigma_start=2.0, sigma_end=0.5, threshold=0.1, initial_support="autocorrelation",
+    autocorr_threshold=0.1, max_fraction=0.5, log_every=10).
     """
     _check_beta(beta)
-    return _shrinkwrap_run(_hio_step(beta), Y, support, init, seed, **params)
+    return _shrinkwrap_run(_hio_step(beta), Y, support, init, seed, geometry=geometry, **params)
 
 
 def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
-            init: torch.Tensor | None = None, *, seed: SeedLike = 0, beta: float = 0.9,
-            **params):
+            init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
+            beta: float = 0.9, **params):
     """RAAR with shrink-wrap support updates; arguments and support rule as :func:`hio_sw`."""
     _check_beta(beta)
-    return _shrinkwrap_run(_raar_step(beta), Y, support, init, seed, **params)
+    return _shrinkwrap_run(_raar_step(beta), Y, support, init, seed, geometry=geometry,
+                           **params)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ._common import _check_measurements
+from ._common import _check_measurements, check_param
 
 __all__ = ["gaussian_smooth", "from_estimate", "from_autocorrelation", "open_mask"]
 
@@ -34,8 +34,7 @@ def gaussian_smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
     periodised over the grid and normalised to unit sum (so sums are preserved),
     applied separably in Fourier space. sigma = 0 returns x unchanged.
     """
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    check_param("sigma", sigma, ge=0)
     if sigma == 0:
         return x
     h, w = x.shape[-2:]
@@ -74,8 +73,7 @@ def _guarded_threshold(score: torch.Tensor, mask: torch.Tensor, max_fraction: fl
     Such an image gets ``fallback`` if given, else the k highest-``score`` pixels with
     k = the mask's pixel count clipped to [1, max_fraction * m^2]. Returns (mask, fell_back (B,)).
     """
-    if not 0 < max_fraction <= 1:
-        raise ValueError(f"max_fraction must be in (0, 1], got {max_fraction}")
+    check_param("max_fraction", max_fraction, gt=0, le=1)
     count = mask.flatten(1).sum(dim=1)
     k_max = max(1, int(max_fraction * mask[0].numel()))
     bad = (count == 0) | (count > k_max)
@@ -110,8 +108,7 @@ def from_estimate(x: torch.Tensor, sigma: float = 1.0, threshold: float = 0.2, *
         raise ValueError(f"x must have shape (B, m, m), got {tuple(x.shape)}")
     score = gaussian_smooth(x.abs().to(torch.float32), sigma)
     if target_fraction is not None:
-        if not 0 < target_fraction <= 1:
-            raise ValueError(f"target_fraction must be in (0, 1], got {target_fraction}")
+        check_param("target_fraction", target_fraction, gt=0, le=1)
         k = max(1, round(target_fraction * score[0].numel()))
         mask = _top_k(score, torch.full((score.shape[0],), k, device=score.device))
     else:
@@ -140,6 +137,7 @@ def from_autocorrelation(Y: torch.Tensor, threshold: float = 0.1, *,
     like :func:`from_estimate` (never empty, at most ``max_fraction`` of the grid).
     """
     _check_measurements(Y)
+    check_param("threshold", threshold, gt=0, lt=1)
     auto = torch.fft.ifft2(Y.to(torch.float32)).abs()
     mask = auto >= threshold * auto.flatten(1).amax(dim=1)[:, None, None]
     return _guarded_threshold(auto, mask, max_fraction, None)[0]

@@ -7,15 +7,17 @@ import torch
 __all__ = ["blob_objects"]
 
 
-def blob_objects(batch: int, *, seed: int = 0, n: int = 36, size: int = 28,
+def blob_objects(batch: int, *, n: int, seed: int = 0, size: int = 28,
                  bumps: int = 4) -> torch.Tensor:
-    """(batch, n, n) float32 nonnegative objects, CPU.
+    """(batch, n, n) float32 nonnegative objects, CPU; n: the frame side (geometry.n).
 
     Each is a ``size`` x ``size`` image (a few Gaussian bumps plus a rectangle,
     minus 15% of its max and clipped at 0, so its support is an irregular
     sub-region), placed at a random offset in an n x n zero frame, conjugate-flipped
     (for real images: rotated by 180 degrees) with probability 1/2.
     """
+    if size > n:
+        raise ValueError(f"{size} x {size} images do not fit the n = {n} frame")
     gen = torch.Generator().manual_seed(seed)
     grid = torch.arange(size, dtype=torch.float32)
     out = torch.zeros(batch, n, n)

@@ -12,9 +12,11 @@ noise estimate on that scale, i.e. ``mean |D(noisy) - clean|^2 / 255^2`` per
 real channel.
 
 One code path for CPU and CUDA, float32, AdamW with a cosine learning-rate decay
-per step. Writes ``best.pt`` (lowest validation loss), ``last.pt`` (after every
-epoch; no optimizer state: training is short and not resumable) and
-``history.csv``, all atomically.
+per step. The whole state goes to a fingerprinted ``last.pt`` after every epoch
+and an interrupted run of the same data and settings resumes exactly
+(:mod:`prbench.train.checkpoint`, shared with the U-Net loop); once finished,
+``best.pt`` (lowest validation loss) and ``history.csv`` are written once,
+atomically, and ``last.pt`` is removed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from torch import nn
 
 from ..nets.dncnn import DnCNN, apply_denoiser
 from ..devices import select_device
-from ..io import save_torch, write_csv_rows
+from ..io import load_torch
+from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
 
 __all__ = ["HISTORY_COLUMNS", "train_denoiser", "load_denoiser", "denoiser_gain", "add_noise"]
 
@@ -95,7 +98,7 @@ def _check_objects(x: torch.Tensor, name: str) -> None:
     if not isinstance(x, torch.Tensor) or x.ndim != 3 or not x.is_complex() or x.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty (N, n, n) complex tensor, got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if not torch.isfinite(torch.view_as_real(x)).all():
+    if not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
@@ -103,7 +106,8 @@ def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.T
                    sigma_ranges: SigmaRanges = ((0.0, 55.0),), epochs: int = 10,
                    batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
                    seed: int = 0, device: str | torch.device = "auto", out_dir: str | Path,
-                   scale: float = 255.0, progress: bool = False) -> dict[str, Any]:
+                   scale: float = 255.0, progress: bool = False, resume: bool = True,
+                   time_limit_s: float | None = None) -> dict[str, Any]:
     """Train a blind denoiser (e.g. :class:`prbench.nets.DnCNN`); see the module docstring.
 
     objects, val_objects: (N, n, n) complex objects on [0, 1] (any device; moved to
@@ -112,11 +116,14 @@ def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.T
     The validation set gets one fixed draw of phases, sigmas and noise (from
     ``seed``); val_gain = MSE(noisy) / MSE(denoised) on it. Shuffling, phases,
     sigmas and noise come from generators seeded by (seed, epoch); seed the model's
-    initialisation yourself. ``progress`` prints one line per epoch.
+    initialisation yourself. ``progress`` prints one line per epoch. ``resume``:
+    continue a ``last.pt`` of the same fingerprint; ``time_limit_s``: stop
+    (resumably, without final outputs) after the first epoch ending past it.
 
-    Returns a JSON-able summary: device, epochs, best_epoch, best_val_loss,
-    final val_gain, history (row dicts of :data:`HISTORY_COLUMNS`), seconds and the
-    paths of best.pt, last.pt and history.csv. The model keeps the last weights.
+    Returns a JSON-able summary: device, epochs, epochs_trained (in this call),
+    resumed_from, finished, best_epoch, best_val_loss, final val_gain, history
+    (row dicts of :data:`HISTORY_COLUMNS`), seconds and the paths of best.pt,
+    last.pt and history.csv. The model keeps the last weights.
     """
     _check_objects(objects, "objects")
     _check_objects(val_objects, "val_objects")
@@ -128,6 +135,12 @@ def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.T
     device = select_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    settings = {"sigma_ranges": ranges.tolist(), "epochs": epochs, "batch_size": batch_size,
+                "lr": float(lr), "weight_decay": float(weight_decay), "seed": seed,
+                "scale": float(scale), "device": device.type}
+    checkpoint = TrainingCheckpoint(out / "last.pt", fingerprint(
+        data={"train": (objects,), "validation": (val_objects,)}, settings=settings,
+        network=model))
     train_x = objects.to(device, torch.complex64)
     val_noisy, val_clean = _noisy_pairs(val_objects.to(device, torch.complex64), ranges, scale,
                                         _generator(device, seed, 0, 2))
@@ -136,11 +149,17 @@ def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.T
     model.to(device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
-    config = {"sigma_ranges": ranges.tolist(), "scale": scale, "seed": seed}
-    history: list[dict[str, float]] = []
-    best_val, best_epoch = math.inf, 0
-    paths = {name: out / f"{name}.pt" for name in ("best", "last")}
-    for epoch in range(1, epochs + 1):
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_val_loss": math.inf,
+                             "best_epoch": 0}
+    saved = checkpoint.resume() if resume else None
+    if saved is not None:
+        model.load_state_dict(saved.pop("model"))
+        optimizer.load_state_dict(saved.pop("optimizer"))
+        scheduler.load_state_dict(saved.pop("scheduler"))
+        state = saved
+    resumed_from = state["epoch"]
+    while state["epoch"] < epochs:
+        epoch = state["epoch"] + 1
         epoch_start = time.perf_counter()
         generator = _generator(device, seed, epoch, 0)
         order = torch.randperm(len(train_x), generator=generator, device=device)
@@ -167,29 +186,37 @@ def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.T
                "val_gain": val_noisy_mse / val_loss, "lr": scheduler.get_last_lr()[0],
                "seconds": time.perf_counter() - epoch_start,
                "images_per_s": len(train_x) / train_seconds}
-        history.append(row)
-        weights = {"model": model.state_dict(), "model_config": model.config, "config": config,
-                   "epoch": epoch, "val_loss": val_loss}
-        if val_loss < best_val:
-            best_val, best_epoch = val_loss, epoch
-            save_torch(weights, paths["best"])
-        save_torch(weights, paths["last"])
-        write_csv_rows(out / "history.csv", history, HISTORY_COLUMNS)
+        state = {**state, "epoch": epoch, "history": state["history"] + [row]}
+        if val_loss < state["best_val_loss"]:
+            state.update(best_val_loss=val_loss, best_epoch=epoch, best_model={
+                key: value.detach().clone() for key, value in model.state_dict().items()})
+        checkpoint.save({**state, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
         if progress:
             print(f"denoiser epoch {epoch}/{epochs}  train {train_loss:.4g}  val {val_loss:.4g}  "
                   f"gain {row['val_gain']:.2f}  {row['seconds']:.1f}s", flush=True)
-    return {"device": str(device), "epochs": epochs, "best_epoch": best_epoch,
-            "best_val_loss": best_val, "val_gain": history[-1]["val_gain"], "history": history,
-            "seconds": time.perf_counter() - started, "best": str(paths["best"]),
-            "last": str(paths["last"]), "history_csv": str(out / "history.csv")}
+        if time_limit_s is not None and time.perf_counter() - started >= time_limit_s:
+            break
+    best_path, history_path = out / "best.pt", out / "history.csv"
+    finished = state["epoch"] == epochs
+    if finished:
+        write_final_outputs(checkpoint, state, best_path, history_path, HISTORY_COLUMNS,
+                            model_config=model.config)
+    history = state["history"]
+    return {"device": str(device), "epochs": epochs, "epochs_trained": state["epoch"] - resumed_from,
+            "resumed_from": resumed_from, "finished": finished, "best_epoch": state["best_epoch"],
+            "best_val_loss": state["best_val_loss"],
+            "val_gain": history[-1]["val_gain"] if history else math.nan, "history": history,
+            "seconds": time.perf_counter() - started, "best": str(best_path),
+            "last": str(checkpoint.path), "history_csv": str(history_path)}
 
 
 def load_denoiser(path: str | Path, device: str | torch.device = "cpu") -> DnCNN:
-    """Rebuild the :class:`DnCNN` of a ``best.pt`` / ``last.pt``, in eval mode on ``device``."""
+    """Rebuild the :class:`DnCNN` of a ``best.pt``, in eval mode on ``device``."""
     device = select_device(device)
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    model = DnCNN(**checkpoint["model_config"])
-    model.load_state_dict(checkpoint["model"])
+    stored = load_torch(path, produced_by="train_denoiser", map_location=device)
+    model = DnCNN(**stored["model_config"])
+    model.load_state_dict(stored["model"])
     return model.to(device, memory_format=torch.channels_last).eval()
 
 

@@ -1,9 +1,10 @@
 """Training loop, on-the-fly data augmentation and inference for g_W (paper, Sec. 2.1, 3).
 
 One code path for CPU and CUDA: AdamW with a one-cycle schedule (linear warm-up,
-cosine decay), autocast + GradScaler only on CUDA, an atomic checkpoint after
-every epoch from which an interrupted run resumes exactly, the best-validation
-weights in ``best.pt`` and per-epoch statistics in ``history.csv``.
+cosine decay), autocast + GradScaler only on CUDA, a fingerprinted checkpoint
+after every epoch from which an interrupted run of the same data and settings
+resumes exactly (:mod:`prbench.train.checkpoint`), and, once finished, the
+best-validation weights in ``best.pt`` and per-epoch statistics in ``history.csv``.
 
 Threads: the library never calls ``torch.set_num_threads``; configure it in the
 caller (e.g. from the Snakemake rule's ``threads``).
@@ -14,32 +15,35 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from ..devices import select_device
-from ..io import save_torch, write_csv_rows
+from ..geometry import Geometry
+from ..io import load_torch
 from ..metrics import symmetric_mse
 from ..nets.unet import UNet, normalize_measurements, to_complex
 from ..physics import conjugate_flip, forward
 from . import losses
+from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
 
-__all__ = ["HISTORY_COLUMNS", "select_device", "random_placement", "train", "predict",
-           "load_model"]
+__all__ = ["HISTORY_COLUMNS", "random_placement", "train", "predict", "load_model"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_jacobian", "val_loss", "val_symmetric_mse",
                    "lr", "seconds", "images_per_s")
 _LAST, _BEST, _HISTORY = "last.pt", "best.pt", "history.csv"
 
 
-def random_placement(images: torch.Tensor, n: int = 36, generator: torch.Generator | None = None
+def random_placement(images: torch.Tensor, geometry: Geometry,
+                     generator: torch.Generator | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Place (N, h, w) real images in n x n zero frames, as in the paper (Sec. 3, "Data").
+
+    n = ``geometry.n``.
 
     Each image goes to a top-left offset (r, c) uniform in {0..n-h} x {0..n-w}
     (0..8 for 28 in 36); then the whole n x n frame is conjugate-flipped
@@ -49,6 +53,7 @@ def random_placement(images: torch.Tensor, n: int = 36, generator: torch.Generat
     flips (N,) bool.
     """
     count, h, w = images.shape
+    n = geometry.n
     if h > n or w > n:
         raise ValueError(f"images of size {(h, w)} do not fit an n = {n} frame")
     offsets = torch.stack([torch.randint(0, n - h + 1, (count,), generator=generator),
@@ -63,36 +68,10 @@ def random_placement(images: torch.Tensor, n: int = 36, generator: torch.Generat
     return x, offsets, flips
 
 
-@dataclass(frozen=True)
-class _Config:
-    """Settings a resumed run must share with the checkpoint it resumes."""
-
-    objective: str
-    jacobian_weight: float
-    n_projections: int
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    seed: int
-    on_the_fly: bool
-    train_size: int
-    m: int
-
-
 def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
     """Independent CPU generator for (seed, epoch, stream): shuffling and placement."""
     state = np.random.SeedSequence([seed, epoch, stream]).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-
-
-def _write_outputs(state: dict[str, Any], weights: dict[str, Any], best_path: Path,
-                   history_path: Path) -> None:
-    """Write best.pt (the best-validation weights kept in ``state``) and history.csv."""
-    if "best_model" in state:  # absent only while no epoch had a finite validation loss
-        save_torch({**weights, "model": state["best_model"], "epoch": state["best_epoch"],
-                    "val_loss": state["best_val_loss"]}, best_path)
-    write_csv_rows(history_path, state["history"], HISTORY_COLUMNS)
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
@@ -133,11 +112,19 @@ class _Progress:
         return "\r\x1b[2K" if self.tty else ""  # on a terminal: overwrite the current line
 
 
-def _as_dataset(data: Dataset | tuple[torch.Tensor, ...]) -> Dataset:
-    return TensorDataset(*data) if isinstance(data, tuple) else data
+def _check_pairs(data: tuple[torch.Tensor, ...], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate an (x (N, n, n) complex, y (N, m, m) real) pair of tensors."""
+    if (not isinstance(data, tuple) or len(data) != 2
+            or not all(isinstance(t, torch.Tensor) for t in data)):
+        raise TypeError(f"{name} must be a tuple (x, y) of tensors")
+    x, y = data
+    if x.ndim != 3 or y.ndim != 3 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"{name}: x {tuple(x.shape)} and y {tuple(y.shape)} must be non-empty "
+                         "(N, n, n) and (N, m, m) stacks of equal N")
+    return x, y
 
 
-def _validate(model: torch.nn.Module, loader: DataLoader, *, kind: str, m: int,
+def _validate(model: torch.nn.Module, loader: DataLoader, *, kind: str, geometry: Geometry,
               device: torch.device, autocast: dict[str, Any], metric_images: int
               ) -> tuple[float, float]:
     """(mean data loss, mean symmetric MSE over the first ``metric_images``) of a val set."""
@@ -147,31 +134,30 @@ def _validate(model: torch.nn.Module, loader: DataLoader, *, kind: str, m: int,
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(**autocast):
-                terms = losses.objective(model, x, y, kind=kind, m=m)
+                terms = losses.objective(model, x, y, kind=kind)
             loss_sum += terms.data.item() * x.shape[0]
             count += x.shape[0]
             scored = sum(e.numel() for e in errors)
             if scored < metric_images:
                 keep = slice(0, metric_images - scored)
-                errors.append(symmetric_mse(x[keep], terms.prediction[keep], m).cpu())
+                errors.append(symmetric_mse(x[keep], terms.prediction[keep], geometry).cpu())
     model.train()
     return loss_sum / count, torch.cat(errors).mean().item() if errors else math.nan
 
 
-def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] | None,
-          val_set: Dataset | tuple[torch.Tensor, ...], *, objective: str = "passive",
+def train(model: torch.nn.Module, train_set: tuple[torch.Tensor, torch.Tensor] | None,
+          val_set: tuple[torch.Tensor, torch.Tensor], *, objective: str = "passive",
           jacobian_weight: float = 0.0, epochs: int = 10, batch_size: int = 64,
           lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
           device: str | torch.device = "auto", out_dir: str | Path, resume: bool = True,
           on_the_fly: torch.Tensor | None = None, progress: bool = True,
           n_projections: int = 1, warmup_fraction: float = 0.05, amp: bool = True,
-          metric_images: int = 256, time_limit_s: float | None = None,
-          m: int = 72) -> dict[str, Any]:
+          metric_images: int = 256, time_limit_s: float | None = None) -> dict[str, Any]:
     """Train ``model`` (e.g. :class:`prbench.nets.UNet`) on Y -> X; paper Sec. 2.1, Eq. (2.2).
 
-    train_set, val_set: Datasets of (x (n, n) complex64, y (m, m) float32) pairs,
-    or tuples (x (N, n, n), y (N, m, m)) of tensors.
-    on_the_fly: (N, 28, 28) real base images; then ``train_set`` must be None and
+    train_set, val_set: tuples (x (N, n, n) complex64, y (N, m, m) float32) of
+    tensors; the geometry (n, m) is read from val_set's shapes.
+    on_the_fly: (N, h, w) real base images; then ``train_set`` must be None and
     each epoch draws fresh placements (:func:`random_placement`) and computes
     Y = |F pad(X, m)|^2 on the device.
     objective: "naive" (naive_loss on X) or "passive" (passive_loss +
@@ -185,18 +171,22 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
     per-epoch generators derived from (seed, epoch). Seed the model's
     initialisation yourself (``torch.manual_seed`` before building it).
 
-    Writes to ``out_dir``: ``last.pt`` (after each epoch, atomically: model,
-    optimizer, scheduler, scaler, epoch, global step, RNG states, history,
-    best val loss), ``best.pt`` (weights with the lowest val_loss, the val
-    objective's data term without the Jacobian penalty) and ``history.csv``
-    (:data:`HISTORY_COLUMNS`; train_jacobian is NaN when not computed,
-    val_symmetric_mse is over the first ``metric_images`` val images, seconds
-    include validation, images_per_s do not). With ``resume`` and an existing
-    ``last.pt`` of the same settings, training continues exactly where it
-    stopped. ``time_limit_s``: stop (resumably) after the first epoch that ends
-    past this many seconds of this call. The model keeps the last epoch's weights.
+    Checkpointing (:mod:`prbench.train.checkpoint`): after every epoch the whole
+    state goes atomically to ``out_dir/last.pt`` with a fingerprint of the data,
+    every setting above, the network and the package versions. With ``resume``,
+    a ``last.pt`` of the same fingerprint is continued exactly where it stopped;
+    any other is ignored (training starts from scratch, logged on the
+    ``prbench.train`` logger). When all epochs are done, ``best.pt`` (weights
+    with the lowest val_loss, the data term without the Jacobian penalty; with
+    the fingerprint) and ``history.csv`` (:data:`HISTORY_COLUMNS`; train_jacobian
+    NaN when not computed, val_symmetric_mse over the first ``metric_images``
+    val images) are written once, atomically, and ``last.pt`` is removed.
+    ``time_limit_s``: stop (resumably, without final outputs) after the first
+    epoch that ends past this many seconds of this call. The model keeps the
+    last epoch's weights.
 
-    Returns a JSON-able summary: device, amp_dtype, epochs_completed, finished,
+    Returns a JSON-able summary: device, amp_dtype, epochs_completed,
+    epochs_trained (in this call), resumed_from (epoch or 0), finished,
     global_step, best_epoch, best_val_loss, history (list of row dicts) and the
     paths of last.pt, best.pt and history.csv.
     """
@@ -206,53 +196,56 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
         raise ValueError(f"objective must be one of {losses.OBJECTIVES}, got {objective!r}")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    val_x, val_y = _check_pairs(val_set, "val_set")
+    geometry = Geometry(val_x.shape[-1], val_y.shape[-1])
+    if on_the_fly is not None:
+        train_data, train_tensors = TensorDataset(on_the_fly), (on_the_fly,)
+    else:
+        train_tensors = _check_pairs(train_set, "train_set")
+        for tensors, name in ((train_tensors, "train_set"), ((val_x, val_y), "val_set")):
+            geometry.check_objects(tensors[0], f"{name} x")
+            geometry.check_measurements(tensors[1], f"{name} y")
+        train_data = TensorDataset(*train_tensors)
     started = time.perf_counter()
     device = select_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_data = TensorDataset(on_the_fly) if on_the_fly is not None else _as_dataset(train_set)
-    val_data = _as_dataset(val_set)
-    val_loader = DataLoader(val_data, batch_size=batch_size)
-    n = val_data[0][0].shape[-1]  # object frame size, for on-the-fly placement
-    config = _Config(objective=objective, jacobian_weight=float(jacobian_weight),
-                     n_projections=n_projections, epochs=epochs, batch_size=batch_size,
-                     lr=float(lr), weight_decay=float(weight_decay), seed=seed,
-                     on_the_fly=on_the_fly is not None, train_size=len(train_data), m=m)
+    val_loader = DataLoader(TensorDataset(val_x, val_y), batch_size=batch_size)
     steps_per_epoch = math.ceil(len(train_data) / batch_size)
+
+    use_amp = amp and device.type == "cuda"
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
+        if use_amp else None
+    settings = {"objective": objective, "jacobian_weight": float(jacobian_weight),
+                "n_projections": n_projections, "epochs": epochs, "batch_size": batch_size,
+                "lr": float(lr), "weight_decay": float(weight_decay), "seed": seed,
+                "on_the_fly": on_the_fly is not None, "warmup_fraction": warmup_fraction,
+                "metric_images": metric_images, "device": device.type,
+                "amp_dtype": str(amp_dtype)}
+    checkpoint = TrainingCheckpoint(out / _LAST, fingerprint(
+        data={"train": train_tensors, "validation": (val_x, val_y)}, settings=settings,
+        network=model))
 
     model.to(device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=warmup_fraction,
         anneal_strategy="cos", cycle_momentum=False)
-    use_amp = amp and device.type == "cuda"
-    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
-        if use_amp else None
     autocast = {"device_type": device.type, "dtype": amp_dtype, "enabled": use_amp}
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     state = {"epoch": 0, "step": 0, "history": [], "best_val_loss": math.inf, "best_epoch": 0}
-    last_path, best_path, history_path = out / _LAST, out / _BEST, out / _HISTORY
     torch.manual_seed(seed)
-    if resume and last_path.exists():
-        checkpoint = torch.load(last_path, map_location="cpu", weights_only=True)
-        if checkpoint["config"] != asdict(config):
-            diff = {k: (checkpoint["config"].get(k), v) for k, v in asdict(config).items()
-                    if checkpoint["config"].get(k) != v}
-            raise ValueError(f"{last_path} was written with other settings (stored, given): "
-                             f"{diff}; use another out_dir or resume=False")
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        scaler.load_state_dict(checkpoint["scaler"])
-        _set_rng_state(checkpoint["rng"], device)
-        state = checkpoint["state"]
+    saved = checkpoint.resume() if resume else None
+    if saved is not None:
+        model.load_state_dict(saved.pop("model"))
+        optimizer.load_state_dict(saved.pop("optimizer"))
+        scheduler.load_state_dict(saved.pop("scheduler"))
+        scaler.load_state_dict(saved.pop("scaler"))
+        _set_rng_state(saved.pop("rng"), device)
+        state = saved
+    resumed_from = state["epoch"]
 
-    if state["epoch"]:
-        # Resumed: (re)write best.pt and history.csv, which a workflow manager may have
-        # removed before rerunning an interrupted or finished job.
-        _write_outputs(state, {"model_config": getattr(model, "config", None),
-                               "config": asdict(config)}, best_path, history_path)
     report = _Progress(progress)
     while state["epoch"] < epochs:
         epoch = state["epoch"] + 1
@@ -265,15 +258,15 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
         seen = 0
         for batch_index, batch in enumerate(loader):
             if on_the_fly is not None:
-                x = random_placement(batch[0], n=n, generator=placement)[0]
+                x = random_placement(batch[0], geometry, generator=placement)[0]
                 x = x.to(device, non_blocking=True)
-                y = forward(x, m)
+                y = forward(x, geometry.m)
             else:
                 x, y = (t.to(device, non_blocking=True) for t in batch)
             with torch.autocast(**autocast):
                 terms = losses.objective(model, x, y, kind=objective,
                                          jacobian_weight=jacobian_weight,
-                                         n_projections=n_projections, m=m)
+                                         n_projections=n_projections)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms.total).backward()
             scaler.step(optimizer)
@@ -292,35 +285,39 @@ def train(model: torch.nn.Module, train_set: Dataset | tuple[torch.Tensor, ...] 
             raise FloatingPointError(f"non-finite training loss in epoch {epoch}; "
                                      "lower lr or jacobian_weight")
         train_seconds = time.perf_counter() - epoch_start
-        val_loss, val_sym = _validate(model, val_loader, kind=objective, m=m, device=device,
-                                      autocast=autocast, metric_images=metric_images)
+        val_loss, val_sym = _validate(model, val_loader, kind=objective, geometry=geometry,
+                                      device=device, autocast=autocast,
+                                      metric_images=metric_images)
         row = {"epoch": epoch, "train_loss": train_loss,
                "train_jacobian": jacobian_sum.item() / seen if jacobian_weight else math.nan,
                "val_loss": val_loss, "val_symmetric_mse": val_sym,
                "lr": scheduler.get_last_lr()[0],
                "seconds": time.perf_counter() - epoch_start, "images_per_s": seen / train_seconds}
         state = {**state, "epoch": epoch, "history": state["history"] + [row]}
-        weights = {"model": model.state_dict(), "model_config": getattr(model, "config", None),
-                   "config": asdict(config)}
         if val_loss < state["best_val_loss"]:
-            best_weights = {key: value.detach().clone() for key, value in
-                            model.state_dict().items()}
-            state.update(best_val_loss=val_loss, best_epoch=epoch, best_model=best_weights)
-        save_torch({**weights, "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                    "rng": _rng_state(device), "state": state}, last_path)
-        _write_outputs(state, weights, best_path, history_path)
+            state.update(best_val_loss=val_loss, best_epoch=epoch, best_model={
+                key: value.detach().clone() for key, value in model.state_dict().items()})
+        checkpoint.save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                         "rng": _rng_state(device)})
         report.epoch(f"epoch {epoch}/{epochs}  train {train_loss:.4g}  val {val_loss:.4g}  "
                      f"sym-mse {val_sym:.4g}  lr {row['lr']:.3g}  {row['seconds']:.1f}s  "
                      f"{row['images_per_s']:.0f} img/s")
         if time_limit_s is not None and time.perf_counter() - started >= time_limit_s:
             break
 
+    best_path, history_path = out / _BEST, out / _HISTORY
+    finished = state["epoch"] == epochs
+    if finished:
+        write_final_outputs(checkpoint, state, best_path, history_path, HISTORY_COLUMNS,
+                            model_config=getattr(model, "config", None))
     return {"device": str(device), "amp_dtype": str(amp_dtype).removeprefix("torch.") if amp_dtype
-            else None, "epochs_completed": state["epoch"], "finished": state["epoch"] == epochs,
-            "global_step": state["step"], "best_epoch": state["best_epoch"],
-            "best_val_loss": state["best_val_loss"], "history": state["history"],
-            "last": str(last_path), "best": str(best_path), "history_csv": str(history_path)}
+            else None, "epochs_completed": state["epoch"],
+            "epochs_trained": state["epoch"] - resumed_from, "resumed_from": resumed_from,
+            "finished": finished, "global_step": state["step"],
+            "best_epoch": state["best_epoch"], "best_val_loss": state["best_val_loss"],
+            "history": state["history"], "last": str(checkpoint.path), "best": str(best_path),
+            "history_csv": str(history_path)}
 
 
 def predict(model: torch.nn.Module, y: torch.Tensor, batch_size: int = 256,
@@ -341,9 +338,15 @@ def predict(model: torch.nn.Module, y: torch.Tensor, batch_size: int = 256,
     return torch.cat(chunks)
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> UNet:
-    """Rebuild the :class:`UNet` stored in a ``best.pt`` / ``last.pt`` written by :func:`train`."""
-    checkpoint = torch.load(path, map_location=select_device(device), weights_only=True)
-    model = UNet(**checkpoint["model_config"])
-    model.load_state_dict(checkpoint["model"])
-    return model.to(select_device(device))
+def load_model(path: str | Path, device: str | torch.device = "cpu", *,
+               produced_by: str = "train_<model>") -> UNet:
+    """Rebuild the :class:`UNet` stored in a ``best.pt`` written by :func:`train`.
+
+    produced_by: the workflow rule that writes ``path``, named in the error when
+    the file cannot be read.
+    """
+    target = select_device(device)
+    stored = load_torch(path, produced_by=produced_by, map_location=target)
+    model = UNet(**stored["model_config"])
+    model.load_state_dict(stored["model"])
+    return model.to(target)

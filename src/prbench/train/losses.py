@@ -56,21 +56,22 @@ def naive_loss(x_true: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
     return (error / energy.clamp_min(torch.finfo(energy.dtype).tiny)).mean()
 
 
-def passive_loss(y: torch.Tensor, x_pred: torch.Tensor, m: int = 72) -> torch.Tensor:
+def passive_loss(y: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
     """Passive loss, paper Eq. (2.1), on Fourier magnitudes:
 
         mean_b  || |F pad(x_pred_b, m)| - sqrt(Y_b) ||^2 / ||sqrt(Y_b)||^2.
 
-    y: (B, m, m) measured intensities |F pad(X, m)|^2 (unnormalised DFT);
-    x_pred: (B, h, w) complex network output, h, w <= m. Comparing magnitudes
+    y: (B, m, m) measured intensities |F pad(X, m)|^2 (unnormalised DFT; m is
+    read from y's shape); x_pred: (B, h, w) complex network output, h, w <= m. Comparing magnitudes
     (amplitude loss) rather than intensities keeps the weak high frequencies from
     being swamped by the DC term; dividing by ||sqrt Y||^2 = m^2 ||X||^2 makes the
     loss dimensionless and per-image scale-free (0 iff |F pad(x_pred)| = sqrt Y).
     Invariant under global phase, circular shift in the m-grid and conjugate flip
     of x_pred. The FFT runs in float32 (complex64), with autocast disabled.
     """
-    if y.ndim != 3 or y.shape[-2:] != (m, m):
-        raise ValueError(f"y must have shape (B, {m}, {m}), got {tuple(y.shape)}")
+    if y.ndim != 3 or y.shape[-1] != y.shape[-2]:
+        raise ValueError(f"y must have shape (B, m, m), got {tuple(y.shape)}")
+    m = y.shape[-1]
     with torch.autocast(device_type=y.device.type, enabled=False):
         magnitude = torch.fft.fft2(pad(_complex32(x_pred), m)).abs()
         target = y.to(magnitude.dtype).clamp_min(0).sqrt()
@@ -137,8 +138,7 @@ class ObjectiveTerms:
 
 
 def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind: str,
-              jacobian_weight: float = 0.0, n_projections: int = 1,
-              m: int = 72) -> ObjectiveTerms:
+              jacobian_weight: float = 0.0, n_projections: int = 1) -> ObjectiveTerms:
     """Training loss of ``model`` on a batch (paper, Sec. 2.1).
 
     x: (B, n, n) complex true objects (used by ``kind="naive"`` only);
@@ -159,7 +159,7 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
         inputs.requires_grad_(True)
     outputs = model(inputs)
     x_pred = to_complex(outputs)
-    data = naive_loss(x, x_pred) if kind == "naive" else passive_loss(y, x_pred, m)
+    data = naive_loss(x, x_pred) if kind == "naive" else passive_loss(y, x_pred)
     if not jacobian_weight:
         return ObjectiveTerms(total=data, data=data, jacobian=None, prediction=x_pred)
     jacobian = jacobian_frobenius_sq_from_outputs(outputs, inputs, n_projections)
