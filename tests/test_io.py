@@ -12,13 +12,14 @@ import torch
 from prbench import provenance
 from prbench.io import CorruptFileError, load_npz, load_torch, save_npz, save_torch
 
-REGENERATE = "regenerate it with `snakemake --forcerun reconstruct` or delete it and rerun snakemake"
+REGENERATE = ("regenerate it with `snakemake --forcerun reconstruct` "
+              "or delete it and rerun snakemake")
 
 
 def example_arrays():
     rng = np.random.default_rng(0)
     return {
-        "x_hat": (rng.normal(size=(2, 3, 3)) + 1j * rng.normal(size=(2, 3, 3))).astype(np.complex64),
+        "x_hat": rng.normal(size=(2, 3, 3, 2)).astype(np.float32).view(np.complex64)[..., 0],
         "index": np.array([4, 7], dtype=np.int64),
         "images": rng.integers(0, 256, (2, 5, 5)).astype(np.uint8),
         "residual": np.array([0.25, 0.5], dtype=np.float32),

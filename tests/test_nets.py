@@ -11,7 +11,7 @@ from prbench.physics import forward
 @pytest.mark.parametrize("batch", [1, 3])
 def test_unet_output_shape(widths, batch):
     # depth 5 pools 72 -> 36 -> 18 -> 9 -> 4: the odd size is padded back on the way up.
-    model = UNet(widths=widths)
+    model = UNet(widths=widths, out_size=36)
     out = model(torch.randn(batch, 1, 72, 72))
     assert out.shape == (batch, 2, 36, 36)
     assert len(model.down) == len(widths) and len(model.up) == len(widths) - 1
@@ -22,15 +22,20 @@ def test_unet_output_shape(widths, batch):
 def test_unet_other_sizes_and_channels():
     model = UNet(in_channels=3, out_channels=5, widths=(4, 8), out_size=10)
     assert model(torch.randn(2, 3, 20, 20)).shape == (2, 5, 10, 10)
+    assert UNet(widths=(4, 8), out_size=30)(torch.randn(1, 1, 60, 60)).shape == (1, 2, 30, 30)
     with pytest.raises(ValueError):
-        UNet(widths=())
+        UNet(widths=(), out_size=36)
+    with pytest.raises(TypeError, match="out_size"):
+        UNet(widths=(4, 8))  # the frame side n has no default
+    with pytest.raises(ValueError, match="out_size"):
+        UNet(widths=(4, 8), out_size=0)
 
 
 def test_unet_samples_are_independent():
     # GroupNorm: one sample's output does not depend on the rest of the batch,
     # in training mode too (needed for the per-sample Jacobian penalty).
     torch.manual_seed(0)
-    model = UNet(widths=(4, 8)).train()
+    model = UNet(widths=(4, 8), out_size=36).train()
     batch = torch.randn(4, 1, 72, 72)
     other = torch.cat([batch[:1], torch.randn(3, 1, 72, 72)])
     torch.testing.assert_close(model(batch)[0], model(other)[0], rtol=1e-5, atol=1e-6)

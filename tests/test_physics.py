@@ -63,6 +63,7 @@ def test_magnitude_projection_is_exact_and_idempotent():
         (torch.zeros(1, 4, 4, dtype=torch.int64), "dtype"),
         (torch.zeros(1, 9, 4), "larger than the grid"),
         (torch.full((1, 4, 4), float("nan")), "NaN"),
+        (torch.zeros(0, 4, 4), r"x is an empty batch \(B = 0\)"),
     ],
 )
 def test_forward_rejects_bad_input(bad, message):

@@ -1,21 +1,30 @@
 """Scoring, Table 1 statistics and figures on small hand-made inputs."""
 
+import re
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from prbench.data import synth
-from prbench.io import save_npz
+from prbench.geometry import Geometry
+from prbench.io import CorruptFileError, save_npz
 from prbench.physics import conjugate_flip, pad
 from prbench.report import figures, table
 from prbench.report.scores import load_shards, score_method
 
 
+G = Geometry(n=36, m=72)
+
+
 def make_test_set(count=6, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.integers(1, 256, (count, 28, 28)).astype(np.uint8)
-    return synth.synthesize(images, rng.integers(0, 10, count), count, seed=seed, split="test")
+    return synth.synthesize(images, rng.integers(0, 10, count), count, seed=seed, split="test",
+                            geometry=G)
 
 
 def write_shards(tmp_path, x_hat, splits):
@@ -32,13 +41,13 @@ def write_shards(tmp_path, x_hat, splits):
 def test_scores_are_zero_for_symmetric_copies_and_one_for_nothing(tmp_path):
     test = make_test_set()
     truth = torch.from_numpy(test.x)
-    x_hat = torch.roll(pad(conjugate_flip(truth), 72), (10, 3), (-2, -1)) * 2j
+    x_hat = torch.roll(pad(conjugate_flip(truth), G.m), (10, 3), (-2, -1)) * 2j
     x_hat[4] = 0
     x_hat[4, 40, 40] = 1.0  # a single pixel: best fit is the brightest truth pixel
     paths = write_shards(tmp_path, x_hat.numpy(), [[3, 4, 5], [0, 1, 2]])
     shards = load_shards(paths)
     np.testing.assert_array_equal(shards["index"], np.arange(6))
-    scores, aligned = score_method("hio", test, shards, 72)
+    scores, aligned = score_method("hio", test, shards, G)
     assert list(scores["image"]) == list(range(6))
     assert scores.loc[scores.image != 4, "mse"].max() < 1e-10
     energy = np.abs(test.x[4]) ** 2
@@ -50,12 +59,26 @@ def test_scores_are_zero_for_symmetric_copies_and_one_for_nothing(tmp_path):
 
 def test_overlapping_or_corrupt_shards_are_rejected(tmp_path):
     test = make_test_set()
-    x_hat = pad(torch.from_numpy(test.x), 72).numpy()
+    x_hat = pad(torch.from_numpy(test.x), G.m).numpy()
     with pytest.raises(ValueError, match="overlap"):
         load_shards(write_shards(tmp_path, x_hat, [[0, 1, 2], [2, 3]]))
     x_hat[1, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         load_shards(write_shards(tmp_path, x_hat, [[0, 1], [2, 3]]))
+
+
+def test_unreadable_or_incomplete_shards_name_the_file_and_the_rule(tmp_path):
+    test = make_test_set()
+    x_hat = pad(torch.from_numpy(test.x), G.m).numpy()
+    paths = write_shards(tmp_path, x_hat, [[0, 1, 2], [3, 4, 5]])
+    paths[1].write_bytes(paths[1].read_bytes()[:1000])
+    with pytest.raises(CorruptFileError, match=re.escape(f"{paths[1]} is unusable")) as raised:
+        load_shards(paths)
+    assert "`snakemake --forcerun reconstruct`" in str(raised.value)
+    save_npz(paths[1], x_hat=x_hat[3:], index=np.arange(3, 6), residual=np.zeros(3),
+             iterations=np.full(3, 7), device=np.array("cpu"))
+    with pytest.raises(CorruptFileError, match="missing array 'seconds'"):
+        load_shards(paths)
 
 
 def fake_scores(rng):
@@ -136,3 +159,30 @@ def test_figures_are_written(tmp_path):
     history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
     figures.save_figure(figures.training_curves({"passive": history}), [tmp_path / "t.png"])
     assert (tmp_path / "d.png").stat().st_size > 1000 and (tmp_path / "t.png").is_file()
+
+
+def is_valid_pdf(data):
+    """A PDF header and trailer whose startxref points at the cross-reference table."""
+    match = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", data)
+    return (data.startswith(b"%PDF-") and match is not None
+            and data[int(match.group(1)):].startswith(b"xref"))
+
+
+def test_saving_a_figure_twice_gives_identical_valid_files(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)  # would pin the PDF date
+    test = make_test_set(3)
+    aligned, mse = {"hio": test.x * 0.5}, {"hio": np.full(3, 0.25)}
+    runs = [tmp_path / "first", tmp_path / "second"]
+    for number, run in enumerate(runs):
+        if number:
+            time.sleep(1.1)  # the PDF creation date has one-second resolution
+        figures.save_figure(figures.figure4(test.x, aligned, mse, np.array([0, 2])),
+                            [run / "f4.png", run / "f4.pdf"])
+    for name in ("f4.png", "f4.pdf"):
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
+    pdf = (runs[0] / "f4.pdf").read_bytes()
+    assert is_valid_pdf(pdf) and b"CreationDate" not in pdf
+    with Image.open(runs[0] / "f4.png") as image:
+        assert image.format == "PNG"
+        pixels = np.asarray(image.convert("L"))
+    assert min(pixels.shape) > 100 and pixels.min() < 50 and pixels.max() > 200

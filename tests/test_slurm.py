@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from prbench.data import synth
-from test_workflow import ROOT, snakemake, write_config
+from workflow_helpers import ROOT, snakemake, write_config
 
 TARGET = "results/test/recon/hio/shard0.npz"
 

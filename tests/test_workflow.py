@@ -1,57 +1,20 @@
-"""The Snakemake workflow, run for real on the tiny config/test.yaml in a temporary directory.
-
-Fashion-MNIST comes from the configured sources; the download cache is the
-repository's resources/downloads so that repeated runs fetch it once.
-"""
+"""The Snakemake workflow, run for real on the tiny config/test.yaml in a temporary directory."""
 
 import json
 import subprocess
 import sys
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from prbench.data import synth
 from prbench.physics import forward
+from workflow_helpers import ROOT, planned_jobs, snakemake, write_config
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
-
-
-def snakemake(workdir, *arguments, check=True):
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(workdir), "--cores", "2", *arguments]
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1800)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def write_config(directory, **overrides):
-    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
-    config["data"]["cache_dir"] = str(ROOT / "resources" / "downloads")
-    for dotted, value in overrides.items():
-        *parents, key = dotted.split(".")
-        node = config
-        for parent in parents:
-            node = node[parent]
-        node[key] = value
-    path = Path(directory) / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path, config
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    config_path, config = write_config(workdir)
-    snakemake(workdir, "--configfile", str(config_path))
-    return workdir, config_path, config
 
 
 def test_full_run_synthesizes_the_configured_sets(finished_run):
@@ -106,13 +69,6 @@ def test_rerun_has_nothing_to_do(finished_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def planned_jobs(plan):
-    """Job counts from the 'Job stats' table of a dry run."""
-    table = plan.split("Job stats:")[1].split("total")[0]
-    return {line.split()[0]: int(line.split()[1]) for line in table.splitlines()[3:]
-            if line.strip()}
-
-
 def test_changed_parameter_reruns_only_dependent_jobs(finished_run, tmp_path):
     workdir, _, config = finished_run
     iters = config["reconstruction"]["methods"]["hio"]["iters"] + 1
@@ -137,7 +93,8 @@ def test_partial_target_builds_only_what_it_needs(finished_run, tmp_path):
     "override, named",
     [({"seed": -1}, "instance['seed']"), ({"synthesis.m": 60}, "synthesis.m = 60"),
      ({"synthesis.object": "imaginary"}, "instance['synthesis']['object']"),
-     ({"data.sources": ["ftp"]}, "instance['data']['sources']"),
+     ({"data.source": "ftp"}, "instance['data']['source']"),
+     ({"run": ".."}, "instance['run']"), ({"run": "a/b"}, "instance['run']"),
      ({"synthesis.train_sizes": 5}, "'train_sizes' was unexpected")],
 )
 def test_bad_config_fails_before_any_job_and_names_the_key(tmp_path, override, named):

@@ -28,6 +28,13 @@ __all__ = ["CorruptFileError", "atomic_path", "load_npz", "load_torch", "save_np
 class CorruptFileError(RuntimeError):
     """An intermediate file is missing, truncated or lacks an expected entry."""
 
+    @classmethod
+    def for_file(cls, path: str | os.PathLike, problem: str, *,
+                 produced_by: str) -> CorruptFileError:
+        """The error for ``path``: ``problem`` and how to regenerate it (rule ``produced_by``)."""
+        return cls(f"{os.fspath(path)} is unusable ({problem}); regenerate it with "
+                   f"`snakemake --forcerun {produced_by}` or delete it and rerun snakemake")
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -65,12 +72,6 @@ def save_npz(path: str | os.PathLike, **arrays: Any) -> None:
             np.savez(stream, **arrays)
 
 
-def _corrupt(path: str | os.PathLike, problem: str, produced_by: str) -> CorruptFileError:
-    return CorruptFileError(
-        f"{os.fspath(path)} is unusable ({problem}); regenerate it with "
-        f"`snakemake --forcerun {produced_by}` or delete it and rerun snakemake")
-
-
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
@@ -86,16 +87,16 @@ def load_npz(path: str | os.PathLike, *, keys: Sequence[str],
     try:
         stored = np.load(path)
         if not isinstance(stored, np.lib.npyio.NpzFile):
-            raise _corrupt(path, "not an .npz archive", produced_by)
+            raise CorruptFileError.for_file(path, "not an .npz archive", produced_by=produced_by)
         with stored:
             missing = [key for key in keys if key not in stored.files]
             if missing:
                 names = ", ".join(repr(key) for key in missing)
-                raise _corrupt(path, f"missing array {names}; it holds {stored.files}",
-                               produced_by)
+                raise CorruptFileError.for_file(path, f"missing array {names}; it holds "
+                                                f"{stored.files}", produced_by=produced_by)
             return {key: stored[key] for key in keys}
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
-        raise _corrupt(path, _describe(error), produced_by) from error
+        raise CorruptFileError.for_file(path, _describe(error), produced_by=produced_by) from error
 
 
 def load_torch(path: str | os.PathLike, *, produced_by: str, map_location: Any = "cpu") -> Any:
@@ -109,7 +110,7 @@ def load_torch(path: str | os.PathLike, *, produced_by: str, map_location: Any =
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
-        raise _corrupt(path, _describe(error), produced_by) from error
+        raise CorruptFileError.for_file(path, _describe(error), produced_by=produced_by) from error
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -10,8 +10,6 @@ rule score:
         aligned=f"{RESULTS}/aligned/{{method}}.npz",
     wildcard_constraints:
         method="|".join(ALL_METHODS),
-    params:
-        m=config["synthesis"]["m"],
     log:
         f"{RESULTS}/logs/score_{{method}}.log",
     benchmark:

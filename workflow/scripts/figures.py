@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from prbench.data import synth
+from prbench.io import load_npz
 from prbench.report import figures
 from prbench.report.table import PAPER_TABLE1, ordered
 from prbench.runlog import job_log
@@ -16,8 +17,7 @@ with job_log(snakemake.log[0], "figures") as log:  # noqa: F821
     methods = ordered(params.methods)
     aligned, mse = {}, {}
     for name in methods:
-        with np.load(paths[name]) as stored:
-            aligned[name] = stored["aligned"]
+        aligned[name] = load_npz(paths[name], keys=("aligned",), produced_by="score")["aligned"]
         mse[name] = scores.loc[scores["method"] == name].sort_values("image")["mse"].to_numpy()
     rng = np.random.default_rng(params.seed)
     rows = np.sort(rng.choice(len(test.x), size=min(params.images, len(test.x)), replace=False))

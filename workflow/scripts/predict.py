@@ -1,6 +1,7 @@
 """Snakemake adapter: a trained U-Net's reconstructions of one test shard."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,14 +22,17 @@ with job_log(snakemake.log[0], "predict") as log:  # noqa: F821
     indices = methods.shard_indices(len(test.y), params.shards,
                                     int(snakemake.wildcards.shard))  # noqa: F821
     device = select_device(params.device)
-    model = load_model(snakemake.input.model, device)  # noqa: F821
+    model = load_model(snakemake.input.model, device,  # noqa: F821
+                       produced_by=f"train_{params.method.removesuffix('_dnn')}")
     start = time.perf_counter()
     x_hat = predict(model, torch.from_numpy(test.y[indices]), device=device)
     seconds = time.perf_counter() - start
+    test.geometry.check_objects(x_hat, f"output of the network {snakemake.input.model}")  # noqa: F821
     y = torch.from_numpy(test.y[indices])
-    residual = fourier_residual(pad(x_hat, y.shape[-1]), y.sqrt()).numpy()
+    residual = fourier_residual(pad(x_hat, test.geometry.m), y.sqrt()).numpy()
     log.info("%s: %d images in %.2f s on %s", params.method, len(indices), seconds, device)
-    record = provenance.collect(device=str(device), config={"method": params.method})
+    record = provenance.collect(repository=Path(snakemake.scriptdir).parent,  # noqa: F821
+                                device=str(device), config={"method": params.method})
     save_npz(snakemake.output[0], x_hat=x_hat.numpy(), index=indices,  # noqa: F821
              residual=residual, iterations=np.zeros(len(indices), int),
              device=np.array(str(device)), seconds=np.full(len(indices), seconds / len(indices)),

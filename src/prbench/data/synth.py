@@ -25,7 +25,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from ..geometry import Geometry, check_geometry
-from ..io import save_npz
+from ..io import CorruptFileError, load_npz, save_npz
 from ..physics import forward
 
 __all__ = ["OBJECT_KINDS", "SynthesizedSet", "load", "split_rng", "synthesize", "validation_size"]
@@ -52,6 +52,11 @@ class SynthesizedSet:
     base_index: np.ndarray
     meta: dict[str, Any]
 
+    @property
+    def geometry(self) -> Geometry:
+        """The (n, m) this set was synthesized with (checked against x, y by :func:`load`)."""
+        return Geometry(int(self.meta["n"]), int(self.meta["m"]))
+
     def save(self, path: str | Path) -> None:
         """Atomically write all arrays and ``meta`` (as JSON) to an ``.npz`` file."""
         save_npz(path, x=self.x, y=self.y, offsets=self.offsets, flips=self.flips,
@@ -60,19 +65,32 @@ class SynthesizedSet:
 
 
 def load(path: str | Path) -> SynthesizedSet:
-    """Read a file written by :meth:`SynthesizedSet.save`, checking shapes and values."""
-    with np.load(path) as stored:
-        data = SynthesizedSet(
-            x=stored["x"], y=stored["y"], offsets=stored["offsets"], flips=stored["flips"],
-            labels=stored["labels"], base_index=stored["base_index"],
-            meta=json.loads(str(stored["meta"])),
-        )
+    """Read a file written by :meth:`SynthesizedSet.save`, checking shapes and values.
+
+    Any problem (unreadable file, missing array, shapes that disagree with the
+    recorded geometry, invalid measurements) raises
+    :class:`prbench.io.CorruptFileError` naming the file and the ``synthesize`` rule.
+    """
+    keys = ("x", "y", "offsets", "flips", "labels", "base_index", "meta")
+    stored = load_npz(path, keys=keys, produced_by="synthesize")
+    try:
+        data = SynthesizedSet(**{key: stored[key] for key in keys[:-1]},
+                              meta=json.loads(str(stored["meta"])))
+        geometry = data.geometry
+    except (ValueError, KeyError, TypeError) as error:
+        raise CorruptFileError(f"{path} has no valid metadata ({error}); regenerate it with "
+                               "`snakemake --forcerun synthesize`") from error
     count = data.x.shape[0]
-    if data.x.ndim != 3 or data.y.ndim != 3 or data.y.shape[0] != count:
-        raise ValueError(f"{path}: x {data.x.shape} and y {data.y.shape} are not matching "
-                         "(N, n, n) and (N, m, m) stacks")
-    if not (np.isfinite(data.y).all() and (data.y >= 0).all()):
-        raise ValueError(f"{path}: measurements y contain negative, NaN or infinite values")
+    problem = None
+    if data.x.shape != (count, geometry.n, geometry.n) or data.y.shape != (count, geometry.m,
+                                                                         geometry.m):
+        problem = (f"x {data.x.shape} and y {data.y.shape} are not (N, n, n) and (N, m, m) "
+                   f"stacks of its recorded {geometry}")
+    elif not (np.isfinite(data.y).all() and (data.y >= 0).all()):
+        problem = "measurements y contain negative, NaN or infinite values"
+    if problem:
+        raise CorruptFileError(f"{path}: {problem}; regenerate it with "
+                               "`snakemake --forcerun synthesize`")
     return data
 
 

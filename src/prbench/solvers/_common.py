@@ -62,10 +62,6 @@ class Problem:
     support: torch.Tensor  # (B*K, m, m) bool
     x0: torch.Tensor  # (B*K, m, m) complex64
 
-    @property
-    def m(self) -> int:
-        return self.magnitude.shape[-1]
-
 
 class Constraint:
     """Object-domain set C: zero off ``support`` (and, if ``real_nonnegative``,
