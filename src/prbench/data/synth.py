@@ -78,8 +78,8 @@ def load(path: str | Path) -> SynthesizedSet:
                               meta=json.loads(str(stored["meta"])))
         geometry = data.geometry
     except (ValueError, KeyError, TypeError) as error:
-        raise CorruptFileError(f"{path} has no valid metadata ({error}); regenerate it with "
-                               "`snakemake --forcerun synthesize`") from error
+        raise CorruptFileError.for_file(path, f"no valid metadata: {error}",
+                                        produced_by="synthesize") from error
     count = data.x.shape[0]
     problem = None
     if data.x.shape != (count, geometry.n, geometry.n) or data.y.shape != (count, geometry.m,
@@ -89,8 +89,7 @@ def load(path: str | Path) -> SynthesizedSet:
     elif not (np.isfinite(data.y).all() and (data.y >= 0).all()):
         problem = "measurements y contain negative, NaN or infinite values"
     if problem:
-        raise CorruptFileError(f"{path}: {problem}; regenerate it with "
-                               "`snakemake --forcerun synthesize`")
+        raise CorruptFileError.for_file(path, problem, produced_by="synthesize")
     return data
 
 

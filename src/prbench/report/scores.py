@@ -20,8 +20,9 @@ SCORE_COLUMNS = ["method", "image", "label", "offset_row", "offset_col", "flippe
                  "seconds", "residual", "iterations", "device"]
 
 
-def load_shards(paths: Sequence[str | Path]) -> dict[str, np.ndarray]:
-    """Concatenate reconstruction shards (written by the reconstruct rules), sorted by image.
+def load_shards(paths: Sequence[str | Path], *, produced_by: str = "reconstruct"
+                ) -> dict[str, np.ndarray]:
+    """Concatenate reconstruction shards (written by rule ``produced_by``), sorted by image.
 
     Each shard holds x_hat (b, m, m), index (b,), per-image seconds, residual,
     iterations, and the device name. Raises :class:`prbench.io.CorruptFileError` if a shard
@@ -31,7 +32,7 @@ def load_shards(paths: Sequence[str | Path]) -> dict[str, np.ndarray]:
     numeric = ("x_hat", "index", "seconds", "residual", "iterations")
     parts: dict[str, list[np.ndarray]] = {}
     for path in paths:
-        shard = load_npz(path, keys=(*numeric, "device"), produced_by="reconstruct")
+        shard = load_npz(path, keys=(*numeric, "device"), produced_by=produced_by)
         for key in numeric:
             parts.setdefault(key, []).append(shard[key])
         parts.setdefault("device", []).append(np.full(len(shard["index"]), str(shard["device"])))
