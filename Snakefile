@@ -24,14 +24,13 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/learn.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/reconstruct.smk"
-include: "workflow/rules/prdeep.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         run_outputs(),
-    default_target: True

@@ -1,4 +1,5 @@
-"""The method registry: seeding, sharding and the checks on what each method needs."""
+"""The method registry and its executor: seeding, sharding, network-based methods and the
+checks on what each method needs."""
 
 import copy
 
@@ -12,7 +13,13 @@ from prbench import methods
 from prbench.geometry import Geometry
 from prbench.physics import forward
 from prbench.solvers.synthetic import blob_objects
-from test_workflow import ROOT
+from prbench.io import save_torch
+from prbench.nets import UNet, normalize_measurements, to_complex
+from prbench.registry import METHODS, Method
+from prbench.solvers import alm
+from prbench.solvers import support as support_module
+from prbench.physics import pad
+from workflow_helpers import ROOT
 
 G = Geometry(n=36, m=72)
 HIO = {"iters": 15, "n_starts": 2, "er_iters": 3}
@@ -60,31 +67,72 @@ def test_reference_row_enforces_its_prior_and_refuses_to_override_it():
                             seed=0, geometry=G, device="cpu")
 
 
-def test_network_based_methods_use_the_output_and_its_support():
-    x = blob_objects(2, seed=4, n=G.n)
-    y = forward(x, G.m).numpy()
-    params = {"support": {"sigma": 0.0, "threshold": 1e-6, "max_fraction": 0.9},
-              "n_starts": 1, "outer_iters": 2, "inner_iters": 5}
-    # Starting from the truth with its own support, ALM stays at the truth.
+@pytest.fixture
+def network(tmp_path):
+    """A randomly initialised U-Net saved as a trained network's best.pt; (path, model)."""
+    torch.manual_seed(0)
+    model = UNet(widths=(4, 8), out_size=G.n).eval()
+    path = tmp_path / "best.pt"
+    save_torch({"model": model.state_dict(), "model_config": model.config}, path)
+    return path, model
+
+
+def test_network_output_method_returns_the_network_output(network):
+    path, model = network
+    y = measurements(3)
+    result = methods.reconstruct("passive_dnn", y, np.arange(3), {}, seed=0, geometry=G,
+                                 device="cpu", network=path)
+    with torch.no_grad():
+        expected = to_complex(model(normalize_measurements(torch.from_numpy(y)))).numpy()
+    assert result.x_hat.shape == (3, G.n, G.n)
+    np.testing.assert_allclose(result.x_hat, expected, rtol=1e-5, atol=1e-6)
+    # residual: || |F pad x| - sqrt Y ||^2 / ||sqrt Y||^2, by hand
+    magnitude = np.abs(np.fft.fft2(np.pad(expected, ((0, 0), (0, G.m - G.n), (0, G.m - G.n)))))
+    target = np.sqrt(y)
+    by_hand = ((magnitude - target) ** 2).sum((1, 2)) / (target ** 2).sum((1, 2))
+    np.testing.assert_allclose(result.residual, by_hand, rtol=1e-4)
+
+
+def test_refined_method_starts_alm_from_the_output_inside_its_support(network):
+    path, model = network
+    y = measurements(2)
+    params = {"support": {"sigma": 1.0, "threshold": 0.3}, "n_starts": 1, "outer_iters": 2,
+              "inner_iters": 5}
     result = methods.reconstruct("passive_refined", y, np.arange(2), params, seed=0,
-                                 geometry=G, device="cpu", network_output=x.numpy())
-    error = np.abs(result.x_hat[:, :G.n, :G.n] - x.numpy()).max()
-    assert error < 1e-3 * np.abs(x.numpy()).max()
+                                 geometry=G, device="cpu", network=path)
+    with torch.no_grad():
+        output = to_complex(model(normalize_measurements(torch.from_numpy(y))))
+    estimate = pad(output, G.m)
+    support = support_module.from_estimate(estimate, sigma=1.0, threshold=0.3)
+    direct, _ = alm(torch.from_numpy(y), support, estimate, seed=0, geometry=G, n_starts=1,
+                    outer_iters=2, inner_iters=5)
+    np.testing.assert_allclose(result.x_hat, direct.numpy(), rtol=1e-4, atol=1e-5)
+    assert not np.abs(result.x_hat[:, ~support.numpy().any(0)]).any()
+
+
+def test_registry_is_torch_free_data_and_checks_its_entries():
+    assert set(METHODS) >= {"hio", "alm", "passive_refined", "prdeep"}
+    assert METHODS["passive_refined"].needs() == {"network": "passive"}
+    assert METHODS["prdeep"].needs() == {"denoiser": "denoiser"}
+    assert METHODS["hio"].needs() == {}
+    with pytest.raises(ValueError, match="group"):
+        Method("x", "X", "nowhere", "hio")
+    with pytest.raises(ValueError, match="needs a model"):
+        Method("x", "X", "beyond", None)
+    with pytest.raises(ValueError, match="start"):
+        Method("x", "X", "beyond", "hio", start="output")
 
 
 @pytest.mark.parametrize(
     "method, params, extra, message",
     [
-        ("passive_refined", {"support": {}}, {}, "network's output"),
-        ("hio", HIO, {"network_output": np.zeros((2, G.n, G.n), np.complex64)}, "no network"),
+        ("passive_refined", {"support": {}}, {}, "network's weights"),
+        ("hio", HIO, {"network": "best.pt"}, "no network"),
         ("prdeep", {}, {}, "denoiser"),
         ("hio", {**HIO, "support": {}}, {}, "not accepted"),
-        ("passive_dnn", {}, {"network_output": np.zeros((2, G.n, G.n), np.complex64)},
-         "nothing to solve"),
+        ("passive_dnn", {"iters": 3}, {"network": "best.pt"}, "takes no params"),
         ("magic", {}, {}, "unknown method"),
         ("hio", {**HIO, "frame": 30}, {}, "frame"),
-        ("passive_refined", {"support": {}},
-         {"network_output": np.zeros((2, 30, 30), np.complex64)}, "network_output"),
     ],
 )
 def test_missing_or_superfluous_inputs_are_named(method, params, extra, message):

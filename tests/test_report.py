@@ -14,7 +14,8 @@ from prbench.geometry import Geometry
 from prbench.io import CorruptFileError, save_npz
 from prbench.physics import conjugate_flip, pad
 from prbench.report import figures, table
-from prbench.report.scores import load_shards, score_method
+from prbench.report.scores import score_method
+from prbench.shards import load_shards, save_shard
 
 
 G = Geometry(n=36, m=72)
@@ -31,9 +32,9 @@ def write_shards(tmp_path, x_hat, splits):
     paths = []
     for number, indices in enumerate(splits):
         path = tmp_path / f"shard{number}.npz"
-        save_npz(path, x_hat=x_hat[indices], index=np.asarray(indices),
-                 seconds=np.full(len(indices), 0.5), residual=np.zeros(len(indices)),
-                 iterations=np.full(len(indices), 7), device=np.array("cpu"))
+        save_shard(path, x_hat=x_hat[indices], index=np.asarray(indices),
+                   seconds=0.5 * len(indices), residual=np.zeros(len(indices)),
+                   iterations=np.full(len(indices), 7), device="cpu", provenance={"test": 1})
         paths.append(path)
     return paths
 
@@ -47,6 +48,8 @@ def test_scores_are_zero_for_symmetric_copies_and_one_for_nothing(tmp_path):
     paths = write_shards(tmp_path, x_hat.numpy(), [[3, 4, 5], [0, 1, 2]])
     shards = load_shards(paths)
     np.testing.assert_array_equal(shards["index"], np.arange(6))
+    np.testing.assert_array_equal(shards["seconds"], np.full(6, 0.5))
+    assert list(shards["device"]) == ["cpu"] * 6
     scores, aligned = score_method("hio", test, shards, G)
     assert list(scores["image"]) == list(range(6))
     assert scores.loc[scores.image != 4, "mse"].max() < 1e-10

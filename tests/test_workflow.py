@@ -1,8 +1,6 @@
 """The Snakemake workflow, run for real on the tiny config/test.yaml in a temporary directory."""
 
 import json
-import subprocess
-import sys
 from importlib import metadata
 
 import numpy as np
@@ -12,7 +10,7 @@ import torch
 
 from prbench.data import synth
 from prbench.physics import forward
-from workflow_helpers import ROOT, planned_jobs, snakemake, write_config
+from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -103,9 +101,3 @@ def test_bad_config_fails_before_any_job_and_names_the_key(tmp_path, override, n
     assert result.returncode != 0
     assert named in result.stderr + result.stdout
     assert not (tmp_path / "results").exists()
-
-
-def test_lint_is_clean():
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr

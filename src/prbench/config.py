@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .methods import METHODS
+from .registry import METHODS
 
 __all__ = ["ConfigError", "check"]
 

@@ -1,15 +1,16 @@
-"""The method registry: method name -> how one shard of the test set is reconstructed.
+"""The executor of the method registry: reconstruct one test shard with any method.
 
-Adding a method is one entry in :data:`METHODS` (plus its solver); the workflow
-reconstructs, scores and tabulates every method listed in the config's
-``reconstruction.methods`` that is registered here.
+What a method is lives in :mod:`prbench.registry` (pure data); this module runs it:
+an iterative solver from random starts, a trained network's output, a solver from the
+network's support (and output), or prDeep with its denoiser.
 """
 
 from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,64 +19,18 @@ import torch
 from .devices import select_device
 from .geometry import Geometry, check_geometry
 from .physics import pad
-from .solvers import SOLVERS
+from .registry import METHODS
+from .solvers import SOLVERS, fourier_residual
 from .solvers import support as support_module
+from .train import load_model, predict
 
-__all__ = ["METHODS", "Method", "ShardResult", "image_seeds", "reconstruct", "select_device",
-           "shard_indices"]
-
-
-@dataclass(frozen=True)
-class Method:
-    """One reconstruction method.
-
-    name: registry key, used in file names; label: display name in tables;
-    group: "paper" (compared in the paper's Table 1), "beyond" (support-free
-    baselines and controls the paper did not run) or "reference" (uses prior
-    knowledge the paper's methods do not: a reference point only).
-    solver: key into :data:`prbench.solvers.SOLVERS`, or None for a network's
-    output taken as it is. model: the trained network ("naive", "passive") whose
-    output the method uses, or None. start: "output" starts the solver from the
-    network output, "random" from random phases. A method with a model and a
-    solver estimates its support from the network output (paper, Sec. 2.2).
-    denoiser: the solver takes the trained denoiser (prDeep).
-    fixed: solver keyword arguments that define the method and are not configurable.
-    """
-
-    name: str
-    label: str
-    group: str
-    solver: str | None
-    model: str | None = None
-    start: str = "random"
-    denoiser: bool = False
-    fixed: dict[str, Any] = field(default_factory=dict)
-
-
-METHODS: dict[str, Method] = {
-    method.name: method
-    for method in (
-        Method("alm", "ALM", "paper", "alm"),
-        Method("hio", "HIO", "paper", "hio"),
-        Method("passive_dnn", "Passive DNN", "paper", None, "passive"),
-        Method("passive_refined", "Passive Refined", "paper", "alm", "passive", "output"),
-        Method("naive_dnn", "Naive DNN", "paper", None, "naive"),
-        Method("naive_refined", "Naive Refined", "paper", "alm", "naive", "output"),
-        Method("prdeep", "prDeep", "paper", "prdeep", denoiser=True),
-        Method("hio_sw", "HIO shrink-wrap", "beyond", "hio_sw"),
-        Method("raar_sw", "RAAR shrink-wrap", "beyond", "raar_sw"),
-        Method("passive_support_only", "Passive support, random start", "beyond", "alm",
-               "passive"),
-        Method("naive_support_only", "Naive support, random start", "beyond", "alm", "naive"),
-        Method("hio_realpos", "HIO real>=0 (ref.)", "reference", "hio",
-               fixed={"real_nonnegative": True}),
-    )
-}
+__all__ = ["ShardResult", "image_seeds", "reconstruct", "shard_indices"]
 
 
 @dataclass(frozen=True)
 class ShardResult:
-    """Reconstructions of one shard: x_hat (B, m, m) complex64 and per-image diagnostics."""
+    """Reconstructions of one shard: x_hat (B, m, m) or, for a network's output, (B, n, n)
+    complex64; per-image residual and iterations; the stage's seconds and device."""
 
     x_hat: np.ndarray
     residual: np.ndarray
@@ -97,8 +52,8 @@ def image_seeds(seed: int, method: str, indices: np.ndarray) -> list[int]:
 
 def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, Any], *,
                 seed: int, geometry: Geometry, device: str = "auto",
-                network_output: np.ndarray | None = None,
-                denoiser: str | None = None) -> ShardResult:
+                network: str | Path | None = None,
+                denoiser: str | Path | None = None) -> ShardResult:
     """Reconstruct one shard with a registered method.
 
     y: (B, m, m) float32 measurements; indices: (B,) their test-set indices (for
@@ -106,25 +61,28 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     arguments, plus ``support`` keyword arguments of
     :func:`prbench.solvers.support.from_estimate` for methods built on a network);
     geometry: the run's (n, m), passed to the solver (y must be (B, m, m));
-    network_output: (B, n, n) complex output of the method's network, required
-    when the method has a model; denoiser: path of the trained denoiser's weights,
-    required when the method uses one.
+    network: path of the trained U-Net's ``best.pt``, required when the method has
+    a model; denoiser: path of the trained denoiser's ``best.pt``, required when
+    the method uses one. A network-output method returns the network's (B, n, n)
+    output; every other method (B, m, m) solver iterates. ``seconds`` is the
+    method's own stage: the network's inference for a network-output method, the
+    solver alone for the others.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; registered: {sorted(METHODS)}")
     spec = METHODS[method]
-    if (spec.model is None) != (network_output is None):
+    if (spec.model is None) != (network is None):
         raise ValueError(f"method {method!r} needs "
-                         + (f"the {spec.model} network's output" if spec.model
-                            else "no network output"))
+                         + (f"the {spec.model} network's weights" if spec.model
+                            else "no network"))
     if spec.denoiser != (denoiser is not None):
         raise ValueError(f"method {method!r} needs " + ("a trained denoiser" if spec.denoiser
                                                         else "no denoiser"))
-    if spec.solver is None:
-        raise ValueError(f"method {method!r} is the network output itself: nothing to solve")
     solver_params = dict(params)
     support_params = solver_params.pop("support", None)
-    if (spec.model is None) != (support_params is None):
+    if spec.solver is None and params:
+        raise ValueError(f"method {method!r} is the network output itself: it takes no params")
+    if spec.solver is not None and (spec.model is None) != (support_params is None):
         raise ValueError(f"method {method!r}: a 'support' entry is "
                          + ("required" if spec.model else "not accepted"))
     overlap = set(solver_params) & set(spec.fixed)
@@ -135,20 +93,28 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
         raise ValueError(f"method {method!r}: {sorted(reserved)} may not be set in its params; "
                          "seeds come from the run seed, the frame from the run's geometry")
     check_geometry(geometry).check_measurements(y, "y")
-    if network_output is not None:
-        geometry.check_objects(network_output, "network_output")
     target = select_device(device)
-    measurements = torch.from_numpy(np.ascontiguousarray(y)).to(target)
-    start = time.perf_counter()
+    measurements = torch.from_numpy(np.ascontiguousarray(y))
     support = init = None
-    if spec.denoiser:
-        solver_params["denoiser"] = denoiser
     if spec.model is not None:
-        estimate = pad(torch.from_numpy(np.ascontiguousarray(network_output)).to(target),
-                       geometry.m)
+        model = load_model(network, target, produced_by=f"train_{spec.model}")
+        start = time.perf_counter()
+        output = predict(model, measurements, device=target)  # (B, n, n) on the CPU
+        seconds = time.perf_counter() - start
+        geometry.check_objects(output, f"output of the network {network}")
+        if spec.solver is None:
+            residual = fourier_residual(pad(output, geometry.m), measurements.sqrt())
+            return ShardResult(x_hat=output.numpy(), residual=residual.numpy(),
+                               iterations=np.zeros(len(indices), np.int64), seconds=seconds,
+                               device=str(target))
+        estimate = pad(output.to(target), geometry.m)
         support = support_module.from_estimate(estimate, **support_params)
         if spec.start == "output":
             init = estimate
+    if spec.denoiser:
+        solver_params["denoiser"] = denoiser
+    measurements = measurements.to(target)
+    start = time.perf_counter()
     x_hat, info = SOLVERS[spec.solver](measurements, support, init,
                                        seed=image_seeds(seed, method, indices),
                                        geometry=geometry, **solver_params, **spec.fixed)

@@ -1,6 +1,7 @@
-# Shared names and helpers (no rules here).
+# Shared names and helpers (no rules here). Planning imports only the torch-free registry
+# and config checks: `snakemake -n` and `--lint` need no torch.
 from prbench.config import check as check_config
-from prbench.methods import METHODS
+from prbench.registry import METHODS
 
 check_config(config)
 
@@ -9,22 +10,30 @@ RESULTS = f"results/{RUN}"
 ENV = "../../environment.yml"
 SHARDS = range(config["reconstruction"]["shards"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
-# Networks are trained only when a configured method uses them.
-MODELS = [model for model in config.get("training", {}).get("models", {})
-          if any(METHODS[name].model == model for name in ALL_METHODS)]
-USES_DENOISER = any(METHODS[name].denoiser for name in ALL_METHODS)
-TRAINED_MODELS = MODELS + (["denoiser"] if USES_DENOISER else [])
-ITERATIVE_METHODS = [
-    name for name in ALL_METHODS if METHODS[name].model is None and not METHODS[name].denoiser
+# Networks are trained only when a configured method needs them.
+NEEDED = {name for method in ALL_METHODS for name in METHODS[method].needs().values()}
+MODELS = [
+    model for model in config.get("training", {}).get("models", {}) if model in NEEDED
 ]
+TRAINED = MODELS + (["denoiser"] if "denoiser" in NEEDED else [])
 # The decoded Fashion-MNIST of the configured source: one file per source, shared by
 # every run (its rule has no run-dependent parameters).
 FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
+# The workflow's checkout, whose git revision the provenance records.
+REPOSITORY = workflow.basedir
 
 
-def reconstructions(methods=ITERATIVE_METHODS):
-    """Every shard of every configured method's reconstructions."""
-    return expand(f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz", method=methods, shard=SHARDS)
+def reconstruction_inputs(wildcards):
+    """The test set and, from the registry, the trained networks a method's shard needs."""
+    needs = METHODS[wildcards.method].needs()
+    return {"test": f"{RESULTS}/data/test.npz"} | {
+        role: f"{RESULTS}/models/{name}/best.pt" for role, name in needs.items()
+    }
+
+
+def reconstructions(method):
+    """Every shard of one method's reconstructions."""
+    return expand(f"{RESULTS}/recon/{method}/shard{{shard}}.npz", shard=SHARDS)
 
 
 def run_outputs():
@@ -33,4 +42,4 @@ def run_outputs():
         f"{RESULTS}/tables/table1.md",
         f"{RESULTS}/figures/figure4.png",
         f"{RESULTS}/provenance.json",
-    ] + ([f"{RESULTS}/figures/training_curves.png"] if TRAINED_MODELS else [])
+    ] + ([f"{RESULTS}/figures/training_curves.png"] if TRAINED else [])

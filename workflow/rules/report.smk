@@ -5,23 +5,27 @@ rule table:
     input:
         expand(f"{RESULTS}/scores/{{method}}.csv", method=ALL_METHODS),
     output:
-        scores=report(f"{RESULTS}/scores.csv", category="Scores",
-                      caption="../report/scores.rst"),
+        scores=report(
+            f"{RESULTS}/scores.csv", category="Scores", caption="../report/scores.rst"
+        ),
         markdown=f"{RESULTS}/tables/table1.md",
-        csv=report(f"{RESULTS}/tables/table1.csv", category="Table 1",
-                   caption="../report/table1.rst"),
+        csv=report(
+            f"{RESULTS}/tables/table1.csv",
+            category="Table 1",
+            caption="../report/table1.rst",
+        ),
         latex=f"{RESULTS}/tables/table1.tex",
-    params:
-        success_threshold=config["report"]["success_threshold"],
-        bootstrap_resamples=config["report"]["bootstrap_resamples"],
-        paired_reference=config["report"]["paired_reference"],
-        seed=config["seed"],
     log:
         f"{RESULTS}/logs/table.log",
     benchmark:
         f"{RESULTS}/benchmarks/table.tsv"
     conda:
         ENV
+    params:
+        success_threshold=config["report"]["success_threshold"],
+        bootstrap_resamples=config["report"]["bootstrap_resamples"],
+        paired_reference=config["report"].get("paired_reference"),
+        seed=config["seed"],
     script:
         "../scripts/table.py"
 
@@ -32,55 +36,69 @@ rule figures:
         scores=f"{RESULTS}/scores.csv",
         aligned=expand(f"{RESULTS}/aligned/{{method}}.npz", method=ALL_METHODS),
     output:
-        figure4=report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
-                       category="Figures", caption="../report/figure4.rst"),
-        distribution=report(multiext(f"{RESULTS}/figures/mse_distribution", ".png", ".pdf"),
-                            category="Figures", caption="../report/mse_distribution.rst"),
-    params:
-        methods=ALL_METHODS,
-        images=config["report"]["figure_images"],
-        seed=config["seed"],
+        figure4=report(
+            multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
+            category="Figures",
+            caption="../report/figure4.rst",
+        ),
+        distribution=report(
+            multiext(f"{RESULTS}/figures/mse_distribution", ".png", ".pdf"),
+            category="Figures",
+            caption="../report/mse_distribution.rst",
+        ),
     log:
         f"{RESULTS}/logs/figures.log",
     benchmark:
         f"{RESULTS}/benchmarks/figures.tsv"
     conda:
         ENV
+    params:
+        methods=ALL_METHODS,
+        images=config["report"]["figure_images"],
+        seed=config["seed"],
     script:
         "../scripts/figures.py"
 
 
-rule training_curves:
-    input:
-        expand(f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED_MODELS),
-    output:
-        report(multiext(f"{RESULTS}/figures/training_curves", ".png", ".pdf"),
-               category="Figures", caption="../report/training_curves.rst"),
-    params:
-        models=TRAINED_MODELS,
-    log:
-        f"{RESULTS}/logs/training_curves.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/training_curves.tsv"
-    conda:
-        ENV
-    script:
-        "../scripts/training_curves.py"
+if TRAINED:
+
+    rule training_curves:
+        input:
+            expand(f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED),
+        output:
+            report(
+                multiext(f"{RESULTS}/figures/training_curves", ".png", ".pdf"),
+                category="Figures",
+                caption="../report/training_curves.rst",
+            ),
+        log:
+            f"{RESULTS}/logs/training_curves.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/training_curves.tsv"
+        conda:
+            ENV
+        params:
+            models=TRAINED,
+        script:
+            "../scripts/training_curves.py"
 
 
 rule provenance:
     input:
         f"{RESULTS}/scores.csv",
     output:
-        report(f"{RESULTS}/provenance.json", category="Provenance",
-               caption="../report/provenance.rst"),
-    params:
-        config=config,
+        report(
+            f"{RESULTS}/provenance.json",
+            category="Provenance",
+            caption="../report/provenance.rst",
+        ),
     log:
         f"{RESULTS}/logs/provenance.log",
     benchmark:
         f"{RESULTS}/benchmarks/provenance.tsv"
     conda:
         ENV
+    params:
+        config=config,
     script:
         "../scripts/provenance.py"

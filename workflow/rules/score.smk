@@ -4,16 +4,16 @@
 rule score:
     input:
         test=f"{RESULTS}/data/test.npz",
-        shards=lambda wildcards: reconstructions([wildcards.method]),
+        shards=lambda wildcards: reconstructions(wildcards.method),
     output:
         scores=f"{RESULTS}/scores/{{method}}.csv",
         aligned=f"{RESULTS}/aligned/{{method}}.npz",
-    wildcard_constraints:
-        method="|".join(ALL_METHODS),
     log:
         f"{RESULTS}/logs/score_{{method}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/score_{{method}}.tsv"
+    wildcard_constraints:
+        method="|".join(ALL_METHODS),
     conda:
         ENV
     script:

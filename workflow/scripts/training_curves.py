@@ -1,11 +1,11 @@
-"""Snakemake adapter: the training curves of every trained network, in one figure."""
+"""Snakemake script of rule `training_curves`: prbench.stages.training_curves."""
 
-import pandas as pd
+from prbench import stages
 
-from prbench.report import figures
-from prbench.runlog import job_log
 
-with job_log(snakemake.log[0], "training_curves"):  # noqa: F821
-    histories = {name: pd.read_csv(path) for name, path in
-                 zip(snakemake.params.models, snakemake.input)}  # noqa: F821
-    figures.save_figure(figures.training_curves(histories), snakemake.output)  # noqa: F821
+def main(job):
+    stages.run(stages.training_curves, log=job.log[0],
+               histories=dict(zip(job.params.models, job.input)), output=list(job.output))
+
+
+main(snakemake)  # noqa: F821

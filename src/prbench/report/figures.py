@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
-from ..methods import METHODS  # noqa: E402
+from ..registry import METHODS  # noqa: E402
 
 __all__ = ["figure4", "mse_distribution", "save_figure", "training_curves"]
 

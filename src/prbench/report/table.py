@@ -13,24 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..methods import METHODS
+from ..registry import GROUP_TITLES, METHODS, PAPER_ORDER, PAPER_TABLE1
 
-__all__ = ["GROUP_TITLES", "PAPER_TABLE1", "ordered", "paired_differences", "paired_markdown",
-           "summarize", "to_latex", "to_markdown"]
-
-#: Paper, Table 1: mean symmetry-adjusted MSE on the Fashion-MNIST test set.
-PAPER_TABLE1 = {
-    "alm": 0.312, "hio": 0.441, "passive_dnn": 0.266, "passive_refined": 0.187,
-    "naive_dnn": 0.492, "naive_refined": 0.397, "prdeep": 0.412,
-}
-#: Order of the paper's rows.
-PAPER_ORDER = ["alm", "hio", "passive_dnn", "passive_refined", "naive_dnn", "naive_refined",
-               "prdeep"]
-GROUP_TITLES = {
-    "paper": "Methods compared in the paper",
-    "beyond": "Not compared in the paper: support-free baselines and controls",
-    "reference": "Reference only: uses knowledge the paper's methods do not (object real, >= 0)",
-}
+__all__ = ["ordered", "paired_differences", "paired_markdown", "summarize", "to_latex",
+           "to_markdown"]
 
 
 def _bootstrap_ci(values: np.ndarray, rng: np.random.Generator, resamples: int,

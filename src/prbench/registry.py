@@ -1,0 +1,96 @@
+"""The method registry as pure data (no torch): what each method is and what it needs.
+
+Adding a method is one :class:`Method` entry in :data:`METHODS` (plus its solver in
+:mod:`prbench.solvers` if it is new). The workflow plans, reconstructs, scores and
+tabulates every method of the config's ``reconstruction.methods`` from this table:
+its reconstruction job's inputs (a trained network's weights, the denoiser's) come
+from :func:`Method.needs`, and nothing else in the rules names a method.
+Importable without torch, so that planning a run (``snakemake -n``) needs none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["GROUP_TITLES", "METHODS", "Method", "PAPER_ORDER", "PAPER_TABLE1"]
+
+#: Row groups of Table 1, in table order.
+GROUP_TITLES = {
+    "paper": "Methods compared in the paper",
+    "beyond": "Not compared in the paper: support-free baselines and controls",
+    "reference": "Reference only: uses knowledge the paper's methods do not (object real, >= 0)",
+}
+
+
+@dataclass(frozen=True)
+class Method:
+    """One reconstruction method.
+
+    name: registry key, used in file names; label: display name in tables;
+    group: a key of :data:`GROUP_TITLES`: "paper" (compared in the paper's Table 1),
+    "beyond" (support-free baselines and controls the paper did not run) or
+    "reference" (uses prior knowledge the paper's methods do not: a reference
+    point only). solver: key into :data:`prbench.solvers.SOLVERS`, or None for a
+    network's output taken as it is. model: the trained U-Net ("naive",
+    "passive") whose output the method uses, or None. start: "output" starts
+    the solver from the network output, "random" from random phases. A method
+    with a model and a solver estimates its support from the network output
+    (paper, Sec. 2.2). denoiser: the solver takes the trained denoiser (prDeep).
+    fixed: solver keyword arguments that define the method and are not configurable.
+    """
+
+    name: str
+    label: str
+    group: str
+    solver: str | None
+    model: str | None = None
+    start: str = "random"
+    denoiser: bool = False
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUP_TITLES:
+            raise ValueError(f"method {self.name!r}: group must be one of {list(GROUP_TITLES)}")
+        if self.solver is None and (self.model is None or self.denoiser or self.fixed):
+            raise ValueError(f"method {self.name!r}: without a solver it is a network's output "
+                             "and needs a model, and no denoiser or fixed parameters")
+        if self.start not in ("random", "output") or (self.start == "output" and not self.model):
+            raise ValueError(f"method {self.name!r}: start must be 'random', or 'output' with "
+                             "a model")
+
+    def needs(self) -> dict[str, str]:
+        """The trained networks a reconstruction job needs: {"network": model} and/or
+        {"denoiser": "denoiser"}; each value names ``models/<value>/best.pt``."""
+        return ({"network": self.model} if self.model else {}) | (
+            {"denoiser": "denoiser"} if self.denoiser else {})
+
+
+METHODS: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method("alm", "ALM", "paper", "alm"),
+        Method("hio", "HIO", "paper", "hio"),
+        Method("passive_dnn", "Passive DNN", "paper", None, "passive"),
+        Method("passive_refined", "Passive Refined", "paper", "alm", "passive", "output"),
+        Method("naive_dnn", "Naive DNN", "paper", None, "naive"),
+        Method("naive_refined", "Naive Refined", "paper", "alm", "naive", "output"),
+        Method("prdeep", "prDeep", "paper", "prdeep", denoiser=True),
+        Method("hio_sw", "HIO shrink-wrap", "beyond", "hio_sw"),
+        Method("raar_sw", "RAAR shrink-wrap", "beyond", "raar_sw"),
+        Method("passive_support_only", "Passive support, random start", "beyond", "alm",
+               "passive"),
+        Method("naive_support_only", "Naive support, random start", "beyond", "alm", "naive"),
+        Method("hio_realpos", "HIO real>=0 (ref.)", "reference", "hio",
+               fixed={"real_nonnegative": True}),
+    )
+}
+
+#: Paper, Table 1: mean symmetry-adjusted MSE on the Fashion-MNIST test set.
+PAPER_TABLE1 = {
+    "alm": 0.312, "hio": 0.441, "passive_dnn": 0.266, "passive_refined": 0.187,
+    "naive_dnn": 0.492, "naive_refined": 0.397, "prdeep": 0.412,
+}
+#: Order of the paper's rows.
+PAPER_ORDER = ["alm", "hio", "passive_dnn", "passive_refined", "naive_dnn", "naive_refined",
+               "prdeep"]

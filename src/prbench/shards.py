@@ -1,0 +1,63 @@
+"""The reconstruction shard file: one test shard's reconstructions by one method.
+
+Written by the ``reconstruct`` rule (:func:`save_shard`), read by scoring
+(:func:`load_shards`); this module is the one place that knows the format. An
+``.npz`` holding x_hat (b, h, w) complex64 reconstructions (h = w = m for the
+solvers, n for a network's output), index (b,) int64 test-set indices, residual
+(b,) relative Fourier residual, iterations (b,) int, seconds (b,) per-image
+share of the job's solver time, device (0-d str) and provenance (0-d JSON str).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import load_npz, save_npz
+
+__all__ = ["load_shards", "save_shard"]
+
+_NUMERIC = ("x_hat", "index", "seconds", "residual", "iterations")
+
+
+def save_shard(path: str | Path, *, x_hat: np.ndarray, index: np.ndarray, residual: np.ndarray,
+               iterations: np.ndarray, seconds: float, device: str,
+               provenance: dict[str, Any]) -> None:
+    """Atomically write one shard; ``seconds`` (the job's total) is shared equally per image."""
+    count = len(index)
+    if not (len(x_hat) == len(residual) == len(iterations) == count):
+        raise ValueError(f"shard arrays disagree in length: x_hat {len(x_hat)}, index {count}, "
+                         f"residual {len(residual)}, iterations {len(iterations)}")
+    save_npz(path, x_hat=x_hat, index=np.asarray(index, np.int64), residual=residual,
+             iterations=iterations, device=np.array(device),
+             seconds=np.full(count, seconds / max(count, 1)),
+             provenance=np.array(json.dumps(provenance, sort_keys=True, default=str)))
+
+
+def load_shards(paths: Sequence[str | Path], *, produced_by: str = "reconstruct"
+                ) -> dict[str, np.ndarray]:
+    """Concatenate shards written by :func:`save_shard`, sorted by image index.
+
+    Returns x_hat, index, seconds, residual, iterations and device (one string per
+    image). Raises :class:`prbench.io.CorruptFileError` (naming the rule
+    ``produced_by``) if a shard is unreadable or incomplete, ValueError if shards
+    overlap or hold non-finite reconstructions.
+    """
+    parts: dict[str, list[np.ndarray]] = {}
+    for path in paths:
+        shard = load_npz(path, keys=(*_NUMERIC, "device"), produced_by=produced_by)
+        for key in _NUMERIC:
+            parts.setdefault(key, []).append(shard[key])
+        parts.setdefault("device", []).append(np.full(len(shard["index"]), str(shard["device"])))
+    merged = {key: np.concatenate(values) for key, values in parts.items()}
+    order = np.argsort(merged["index"], kind="stable")
+    merged = {key: value[order] for key, value in merged.items()}
+    if len(np.unique(merged["index"])) != len(merged["index"]):
+        raise ValueError(f"shards {list(map(str, paths))} overlap: an image appears twice")
+    if not np.isfinite(merged["x_hat"].view(np.float32)).all():
+        raise ValueError(f"shards {list(map(str, paths))} hold NaN or infinite reconstructions")
+    return merged

@@ -1,0 +1,207 @@
+"""One function per workflow stage, each reading its input files and writing its outputs.
+
+The Snakemake scripts in ``workflow/scripts/`` only pass a rule's files and params
+to these functions (:func:`run` wraps each in the job's log and thread count), so
+that every stage can be called and tested without Snakemake. Outputs are written
+atomically; every result carries provenance (``repository``: the workflow's
+checkout, whose git revision is recorded).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import methods, provenance
+from .data import fashion_mnist, synth
+from .geometry import Geometry
+from .io import load_npz, save_npz, write_json, write_text
+from .nets import DnCNN, UNet
+from .registry import PAPER_TABLE1
+from .report import figures, table
+from .report.scores import score_method
+from .runlog import job_log
+from .shards import load_shards, save_shard
+from .train import train
+from .train.denoiser import train_denoiser
+
+__all__ = ["acquire", "draw_figures", "make_table", "reconstruct_shard", "record_provenance",
+           "run", "score", "synthesize_split", "train_denoiser_network", "train_unet",
+           "training_curves"]
+
+_LOG = logging.getLogger("prbench.stages")
+
+
+def run(stage: Callable[..., Any], *, log: str | Path, threads: int | None = None,
+        **arguments: Any) -> Any:
+    """Call ``stage(**arguments)`` logging to ``log`` (and stderr) with ``threads`` torch threads."""
+    with job_log(log, stage.__name__):
+        if threads is not None:
+            torch.set_num_threads(threads)
+        return stage(**arguments)
+
+
+def acquire(*, source: str, output: str | Path) -> None:
+    """Decode Fashion-MNIST from one source (cache: $PRBENCH_DOWNLOAD_CACHE or
+    resources/downloads) into ``output``."""
+    cache_dir = os.environ.get("PRBENCH_DOWNLOAD_CACHE", "resources/downloads")
+    dataset = fashion_mnist.acquire(cache_dir, [source])
+    _LOG.info("source %s (cache %s): train %s, test %s", dataset.source, cache_dir,
+              dataset.train_images.shape, dataset.test_images.shape)
+    dataset.save(output)
+
+
+def synthesize_split(*, fashion: str | Path, output: str | Path, split: str, size: int,
+                     seed: int, n: int, m: int, object_kind: str, phase_smoothing_px: float,
+                     phase_std_rad: float, repository: str | Path) -> None:
+    """One synthesized split (paper, Sec. 3) of ``size`` images with geometry (n, m)."""
+    source = fashion_mnist.load(fashion)
+    dataset = synth.synthesize(
+        getattr(source, f"{split}_images"), getattr(source, f"{split}_labels"), size,
+        seed=seed, split=split, geometry=Geometry(n, m), object_kind=object_kind,
+        phase_smoothing_px=phase_smoothing_px, phase_std_rad=phase_std_rad)
+    dataset.meta["source"] = source.source
+    dataset.meta["provenance"] = provenance.collect(repository=repository, seed=seed,
+                                                    device="cpu")
+    _LOG.info("%s: x %s, y %s, %d flipped", split, dataset.x.shape, dataset.y.shape,
+              int(dataset.flips.sum()))
+    dataset.save(output)
+
+
+def train_unet(*, model: str, train_set: str | Path, fashion: str | Path,
+               settings: dict[str, Any], validation_fraction: float, seed: int, device: str,
+               best: str | Path, history: str | Path, curves: str | Path) -> None:
+    """Train the naive or passive U-Net (paper, Sec. 2.1) on the train split's
+    non-validation part; ``best``/``history`` must lie in one folder (also the checkpoint's)."""
+    data = synth.load(train_set)
+    n_val = synth.validation_size(len(data.x), validation_fraction)
+    x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
+    if settings["on_the_fly"]:
+        base = fashion_mnist.load(fashion)
+        images = torch.from_numpy(base.train_images[data.base_index[:-n_val]]).float() / 255.0
+        pairs, on_the_fly = None, images
+    else:
+        pairs, on_the_fly = (x[:-n_val], y[:-n_val]), None
+    torch.manual_seed(seed)
+    network = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n)
+    summary = train(
+        network, pairs, (x[-n_val:], y[-n_val:]), objective=model,
+        jacobian_weight=settings["jacobian_weight"], epochs=settings["epochs"],
+        batch_size=settings["batch_size"], lr=settings["lr"],
+        weight_decay=settings["weight_decay"], seed=seed, device=device,
+        out_dir=Path(best).parent, on_the_fly=on_the_fly)
+    _LOG.info("%s: trained %d epochs (resumed after epoch %d), best epoch %s, val loss %.4g, "
+              "device %s", model, summary["epochs_trained"], summary["resumed_from"],
+              summary["best_epoch"], summary["best_val_loss"], summary["device"])
+    figures.save_figure(figures.training_curves({f"{model} U-Net": pd.read_csv(history)}),
+                        [curves])
+
+
+def train_denoiser_network(*, train_set: str | Path, settings: dict[str, Any],
+                           validation_fraction: float, seed: int, device: str,
+                           best: str | Path) -> None:
+    """Train prDeep's DnCNN denoiser blind on the training objects (non-validation part)."""
+    data = synth.load(train_set)
+    n_val = synth.validation_size(len(data.x), validation_fraction)
+    objects = torch.from_numpy(data.x)
+    torch.manual_seed(seed)
+    network = DnCNN(depth=settings["depth"], width=settings["width"])
+    summary = train_denoiser(
+        network, objects[:-n_val], objects[-n_val:],
+        sigma_ranges=[tuple(bounds) for bounds in settings["sigma_ranges"]],
+        epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
+        seed=seed, device=device, out_dir=Path(best).parent)
+    _LOG.info("denoiser: trained %d epochs (resumed after epoch %d), best epoch %s, "
+              "validation gain %.2f, device %s", summary["epochs_trained"],
+              summary["resumed_from"], summary["best_epoch"], summary["val_gain"],
+              summary["device"])
+
+
+def reconstruct_shard(*, method: str, test: str | Path, output: str | Path, shard: int,
+                      shards: int, settings: dict[str, Any], seed: int, device: str,
+                      repository: str | Path, network: str | Path | None = None,
+                      denoiser: str | Path | None = None) -> None:
+    """Reconstruct test shard ``shard`` of ``shards`` with a registered method."""
+    data = synth.load(test)
+    indices = methods.shard_indices(len(data.y), shards, shard)
+    result = methods.reconstruct(method, data.y[indices], indices, settings, seed=seed,
+                                 geometry=data.geometry, device=device, network=network,
+                                 denoiser=denoiser)
+    _LOG.info("%s shard %d: %d images in %.1f s on %s, median residual %.3g", method, shard,
+              len(indices), result.seconds, result.device, float(np.median(result.residual)))
+    record = provenance.collect(repository=repository, seed=seed, device=result.device,
+                                config={"method": method, "params": settings})
+    save_shard(output, x_hat=result.x_hat, index=indices, residual=result.residual,
+               iterations=result.iterations, seconds=result.seconds, device=result.device,
+               provenance=record)
+
+
+def score(*, method: str, test: str | Path, shards: Sequence[str | Path], scores: str | Path,
+          aligned: str | Path) -> None:
+    """Symmetry-adjusted MSE of one method's reconstructions (paper, Appendix A.1)."""
+    data = synth.load(test)
+    table_rows, best_aligned = score_method(method, data, load_shards(shards), data.geometry)
+    _LOG.info("%s: %d images, mean MSE %.4f, median %.4f", method, len(table_rows),
+              table_rows["mse"].mean(), table_rows["mse"].median())
+    write_text(scores, table_rows.to_csv(index=False))
+    save_npz(aligned, aligned=best_aligned, image=table_rows["image"].to_numpy())
+
+
+def make_table(*, method_scores: Sequence[str | Path], scores: str | Path, markdown: str | Path,
+               csv: str | Path, latex: str | Path, success_threshold: float,
+               bootstrap_resamples: int, paired_reference: str | None, seed: int) -> None:
+    """All methods' scores in one CSV, and Table 1 in Markdown, CSV and LaTeX."""
+    merged = pd.concat([pd.read_csv(path) for path in method_scores], ignore_index=True)
+    summary = table.summarize(merged, success_threshold=success_threshold, seed=seed,
+                              resamples=bootstrap_resamples)
+    text = table.to_markdown(summary, success_threshold=success_threshold)
+    if paired_reference:
+        paired = table.paired_differences(merged, paired_reference, seed=seed,
+                                          resamples=bootstrap_resamples)
+        text += "\n" + table.paired_markdown(paired, paired_reference)
+    _LOG.info("Table 1\n%s", text)
+    write_text(scores, merged.to_csv(index=False))
+    write_text(markdown, text)
+    write_text(csv, summary.to_csv(index=False))
+    write_text(latex, table.to_latex(summary, success_threshold=success_threshold))
+
+
+def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str | Path],
+                 figure4: Sequence[str | Path], distribution: Sequence[str | Path],
+                 images: int, seed: int) -> None:
+    """Figure 4 (``images`` random test images, every method aligned to the truth) and the
+    MSE distributions; ``aligned``: method -> its aligned reconstructions."""
+    data = synth.load(test)
+    table_rows = pd.read_csv(scores)
+    order = table.ordered(list(aligned))
+    best, mse = {}, {}
+    for name in order:
+        best[name] = load_npz(aligned[name], keys=("aligned",), produced_by="score")["aligned"]
+        mse[name] = table_rows.loc[table_rows["method"] == name].sort_values("image")["mse"]
+        mse[name] = mse[name].to_numpy()
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(data.x), size=min(images, len(data.x)), replace=False))
+    _LOG.info("Figure 4 rows: test images %s", rows.tolist())
+    figures.save_figure(figures.figure4(data.x, best, mse, rows), figure4)
+    figures.save_figure(figures.mse_distribution(table_rows, order, PAPER_TABLE1), distribution)
+
+
+def training_curves(*, histories: dict[str, str | Path], output: Sequence[str | Path]) -> None:
+    """One figure of every trained network's training and validation curves."""
+    figures.save_figure(figures.training_curves(
+        {name: pd.read_csv(path) for name, path in histories.items()}), output)
+
+
+def record_provenance(*, scores: str | Path, output: str | Path, config: dict[str, Any],
+                      repository: str | Path) -> None:
+    """The run's provenance.json: config, seed, workflow revision, versions, devices."""
+    devices = sorted(pd.read_csv(scores)["device"].astype(str).unique())
+    write_json(output, provenance.collect(repository=repository, config=config,
+                                          seed=config["seed"], device=", ".join(devices)))
