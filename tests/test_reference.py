@@ -1,0 +1,27 @@
+"""The committed reference tables (docs/results/<run>/) equal what the pipeline generates."""
+
+import pytest
+
+from workflow_helpers import ROOT
+
+REFERENCE = ROOT / "docs" / "results"
+TABLES = ("table1.md", "table1.csv", "table1.tex")
+
+
+def assert_same_tables(generated, reference):
+    for name in TABLES:
+        assert (generated / name).read_text() == (reference / name).read_text(), (
+            f"{generated / name} differs from the committed {reference / name}")
+
+
+@pytest.mark.e2e
+def test_tiny_run_reproduces_its_reference(finished_run):
+    workdir, _, config = finished_run
+    assert_same_tables(workdir / "results" / config["run"] / "tables",
+                       REFERENCE / config["run"] / "tables")
+
+
+@pytest.mark.skipif(not (ROOT / "results" / "default" / "tables" / "table1.csv").exists(),
+                    reason="no default run here: `snakemake` first (about 9 minutes on 2 cores)")
+def test_default_run_reproduces_its_reference():
+    assert_same_tables(ROOT / "results" / "default" / "tables", REFERENCE / "default" / "tables")
