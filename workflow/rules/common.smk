@@ -7,7 +7,7 @@ check_config(config)
 
 RUN = config["run"]
 RESULTS = f"results/{RUN}"
-ENV = "../../environment.yml"
+ENV = "../envs/prbench.yml"
 SHARDS = range(config["reconstruction"]["shards"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
 # Networks are trained only when a configured method needs them.
