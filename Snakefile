@@ -5,7 +5,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-min_version("9.0")
+min_version("9.19")  # the first 9.x that reads profiles named profile.yaml
 
 
 # A config is the whole config: config/config.yaml (beside this Snakefile) is loaded only

@@ -18,6 +18,8 @@ from workflow_helpers import ROOT
 IMPORT_TO_CONDA = {"torch": "pytorch", "yaml": "pyyaml", "PIL": "pillow"}
 #: conda package -> pip requirement name, where they differ
 CONDA_TO_PIP = {"pytorch": "torch"}
+#: packages of the environment that are not Python requirements of pyproject.toml
+NOT_PYTHON_REQUIREMENTS = {"python", "nodejs"}
 
 
 def imported_modules(path):
@@ -43,7 +45,7 @@ def conda_packages(env_file):
     packages = {}
     for entry in yaml.safe_load(Path(env_file).read_text())["dependencies"]:
         assert isinstance(entry, str), f"{env_file}: only conda packages, no pip section"
-        name, spec = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*(.*?)\s*(#.*)?", entry).group(1, 2)
+        name, spec = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*([^#]*?)\s*(#.*)?", entry).group(1, 2)
         packages[name] = spec
     return packages
 
@@ -93,5 +95,5 @@ def test_environment_versions_agree_with_pyproject():
         bounds[match.group(1).lower()] = match.group(3).replace(" ", "")
     for env_file in set(rule_environments().values()):
         for name, spec in conda_packages(env_file).items():
-            if name != "python":
+            if name not in NOT_PYTHON_REQUIREMENTS:
                 assert bounds[CONDA_TO_PIP.get(name, name)] == spec.replace(" ", ""), name
