@@ -66,9 +66,13 @@ def test_one_rule_writes_every_reconstruction(finished_run):
 def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
     """Adding a method is one registry entry: no rule file changes."""
     copy = tmp_path / "repo"
+    copy.mkdir()
     for name in ("Snakefile", "workflow", "config", "src"):
         source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
+        if source.is_dir():
+            shutil.copytree(source, copy / name, symlinks=True)  # scripts/prbench -> copy's src
+        else:
+            shutil.copy(source, copy / name)
     registry = copy / "src/prbench/registry.py"
     text = registry.read_text()
     anchor = '        Method("hio_realpos",'
