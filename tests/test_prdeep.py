@@ -7,8 +7,8 @@ from torch import nn
 from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.nets import DnCNN
-from prbench.physics import forward, pad
-from prbench.solvers import SOLVERS, fourier_residual, prdeep
+from prbench.physics import forward, fourier_residual, pad
+from prbench.solvers import SOLVERS, prdeep
 from prbench.solvers.prdeep import prdeep_data_term
 from test_dncnn import smooth_objects
 

@@ -10,9 +10,8 @@ from prbench import methods, provenance
 from prbench.data import synth
 from prbench.devices import select_device
 from prbench.io import save_npz
-from prbench.physics import pad
+from prbench.physics import fourier_residual, pad
 from prbench.runlog import job_log
-from prbench.solvers import fourier_residual
 from prbench.train import load_model, predict
 
 with job_log(snakemake.log[0], "predict") as log:  # noqa: F821

@@ -59,9 +59,9 @@ from torch import nn
 
 from ..geometry import Geometry
 from ..nets.dncnn import apply_denoiser
-from ..physics import pad
+from ..physics import fourier_residual, pad
 from ..train.denoiser import load_denoiser
-from ._common import SeedLike, SolverInfo, check_param, finish, fourier_residual, prepare
+from ._common import SeedLike, SolverInfo, check_param, finish, prepare
 from .augmented_lagrangian import alm_objective
 from .lbfgs import _bcast, _dot
 from .projection import hio
