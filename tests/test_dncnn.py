@@ -10,26 +10,9 @@ from torch import nn
 from prbench.nets import DnCNN, apply_denoiser
 from prbench.train.denoiser import (HISTORY_COLUMNS, _draw_sigmas, add_noise, denoiser_gain,
                                     load_denoiser, train_denoiser)
-from prbench.geometry import Geometry
-from prbench.train.loop import random_placement
+from synthetic_objects import smooth_objects
 
 SCHEDULE = (50, 40, 20, 10)
-
-
-def smooth_objects(count: int, seed: int, n: int = 36) -> torch.Tensor:
-    """(count, n, n) complex64 test objects on [0, 1]: three Gaussian blobs (std 2-5 px)
-    in a 28 x 28 image, peak 1, values below 0.15 set to 0 (a compact support), placed
-    and conjugate-flipped in an n x n frame like the paper's data."""
-    g = torch.Generator().manual_seed(seed)
-    grid = torch.arange(28.0)
-    centers = 6 + 16 * torch.rand(count, 3, 2, generator=g)
-    widths = 2 + 3 * torch.rand(count, 3, 1, 1, generator=g)
-    d2 = ((grid[:, None] - centers[..., 0, None, None]) ** 2
-          + (grid - centers[..., 1, None, None]) ** 2)
-    images = torch.exp(-d2 / (2 * widths ** 2)).sum(dim=1)
-    images = images / images.flatten(1).amax(1)[:, None, None]
-    images = torch.where(images >= 0.15, images, torch.zeros(()))
-    return random_placement(images, Geometry(n, 2 * n), g)[0]
 
 
 def test_dncnn_structure_and_residual():

@@ -11,7 +11,7 @@ from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.physics import forward
 from prbench.solvers import SOLVERS, alm, hio
-from prbench.solvers.synthetic import blob_objects
+from synthetic_objects import blob_objects
 
 
 @pytest.mark.parametrize("n, m, message", [

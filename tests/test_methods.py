@@ -11,7 +11,7 @@ from prbench import config as config_module
 from prbench import methods
 from prbench.geometry import Geometry
 from prbench.physics import forward
-from prbench.solvers.synthetic import blob_objects
+from synthetic_objects import blob_objects
 from test_workflow import ROOT
 
 G = Geometry(n=36, m=72)

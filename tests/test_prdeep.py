@@ -10,7 +10,7 @@ from prbench.nets import DnCNN
 from prbench.physics import forward, fourier_residual, pad
 from prbench.solvers import SOLVERS, prdeep
 from prbench.solvers.prdeep import prdeep_data_term
-from test_dncnn import smooth_objects
+from synthetic_objects import smooth_objects
 
 G = Geometry(n=36, m=72)
 M = G.m

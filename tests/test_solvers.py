@@ -14,7 +14,7 @@ from prbench.physics import forward, fourier_magnitude_projection, fourier_resid
 from prbench.solvers import SOLVERS, alm, alm_objective, hio, hio_sw, raar, raar_sw
 from prbench.solvers._common import Constraint, modulus_projection
 from prbench.solvers.lbfgs import lbfgs
-from prbench.solvers.synthetic import blob_objects
+from synthetic_objects import blob_objects
 
 G = Geometry(n=36, m=72)
 M = G.m

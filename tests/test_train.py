@@ -1,4 +1,4 @@
-"""Losses (paper Eqs. 2.1-2.2), on-the-fly placement and the training loop."""
+"""Losses (paper Eqs. 2.1-2.2) and the training loop."""
 
 import csv
 import math
@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from prbench.data.synth import random_placement
 from prbench.nets import UNet, normalize_measurements, to_complex
 from prbench.physics import conjugate_flip, forward, pad
 from prbench.train import (
@@ -16,7 +17,6 @@ from prbench.train import (
     objective,
     passive_loss,
     predict,
-    random_placement,
     train,
 )
 from prbench.devices import select_device
@@ -153,24 +153,7 @@ def test_objective_terms_and_skipped_jacobian():
             objective(model, x, y, kind=kind, jacobian_weight=weight)
 
 
-# ---------------------------------------------------------------- placement, device, loop
-
-def test_random_placement():
-    images = torch.rand(2000, 28, 28) + 0.1
-    x, offsets, flips = random_placement(images, Geometry(36, 72), generator=torch.Generator().manual_seed(0))
-    assert x.shape == (2000, 36, 36) and x.dtype == torch.complex64
-    assert offsets.min() == 0 and offsets.max() == 8
-    assert 0.45 < flips.float().mean() < 0.55
-    assert set(offsets[:, 0].tolist()) == set(range(9))
-    unflipped = torch.where(flips[:, None, None], conjugate_flip(x), x)
-    for i in range(0, 2000, 97):
-        r, c = offsets[i].tolist()
-        expected = torch.zeros(36, 36, dtype=torch.complex64)
-        expected[r:r + 28, c:c + 28] = images[i]
-        assert torch.equal(unflipped[i], expected)
-    again = random_placement(images, Geometry(36, 72), generator=torch.Generator().manual_seed(0))
-    assert all(torch.equal(a, b) for a, b in zip((x, offsets, flips), again))
-
+# ---------------------------------------------------------------- device, loop
 
 def test_select_device():
     expected = "cuda" if torch.cuda.is_available() else "cpu"

@@ -9,7 +9,7 @@ from .losses import (
     objective,
     passive_loss,
 )
-from .loop import HISTORY_COLUMNS, load_model, predict, random_placement, select_device, train
+from .loop import HISTORY_COLUMNS, load_model, predict, select_device, train
 
 __all__ = [
     "OBJECTIVES",
@@ -21,7 +21,6 @@ __all__ = [
     "objective",
     "HISTORY_COLUMNS",
     "select_device",
-    "random_placement",
     "train",
     "predict",
     "load_model",

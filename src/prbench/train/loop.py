@@ -22,50 +22,21 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..data.synth import random_placement
 from ..devices import select_device
 from ..geometry import Geometry
 from ..io import load_torch
 from ..metrics import symmetric_mse
 from ..nets.unet import UNet, normalize_measurements, to_complex
-from ..physics import conjugate_flip, forward
+from ..physics import forward
 from . import losses
 from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
 
-__all__ = ["HISTORY_COLUMNS", "random_placement", "train", "predict", "load_model"]
+__all__ = ["HISTORY_COLUMNS", "train", "predict", "load_model"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_jacobian", "val_loss", "val_symmetric_mse",
                    "lr", "seconds", "images_per_s")
 _LAST, _BEST, _HISTORY = "last.pt", "best.pt", "history.csv"
-
-
-def random_placement(images: torch.Tensor, geometry: Geometry,
-                     generator: torch.Generator | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Place (N, h, w) real images in n x n zero frames, as in the paper (Sec. 3, "Data").
-
-    n = ``geometry.n``.
-
-    Each image goes to a top-left offset (r, c) uniform in {0..n-h} x {0..n-w}
-    (0..8 for 28 in 36); then the whole n x n frame is conjugate-flipped
-    (:func:`prbench.physics.conjugate_flip`) with probability 1/2.
-    ``generator``: a CPU torch.Generator (the images' device must be CPU).
-    Returns x (N, n, n) complex64, offsets (N, 2) int64 (before the flip),
-    flips (N,) bool.
-    """
-    count, h, w = images.shape
-    n = geometry.n
-    if h > n or w > n:
-        raise ValueError(f"images of size {(h, w)} do not fit an n = {n} frame")
-    offsets = torch.stack([torch.randint(0, n - h + 1, (count,), generator=generator),
-                           torch.randint(0, n - w + 1, (count,), generator=generator)], dim=1)
-    flips = torch.rand(count, generator=generator) < 0.5
-    rows = offsets[:, :1] + torch.arange(h)  # (N, h)
-    cols = offsets[:, 1:] + torch.arange(w)  # (N, w)
-    x = torch.zeros(count, n, n, dtype=torch.complex64)
-    x[torch.arange(count)[:, None, None], rows[:, :, None], cols[:, None, :]] = \
-        images.to(torch.complex64)
-    x = torch.where(flips[:, None, None], conjugate_flip(x), x)
-    return x, offsets, flips
 
 
 def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -158,7 +129,7 @@ def train(model: torch.nn.Module, train_set: tuple[torch.Tensor, torch.Tensor] |
     train_set, val_set: tuples (x (N, n, n) complex64, y (N, m, m) float32) of
     tensors; the geometry (n, m) is read from val_set's shapes.
     on_the_fly: (N, h, w) real base images; then ``train_set`` must be None and
-    each epoch draws fresh placements (:func:`random_placement`) and computes
+    each epoch draws fresh placements (:func:`prbench.data.synth.random_placement`) and computes
     Y = |F pad(X, m)|^2 on the device.
     objective: "naive" (naive_loss on X) or "passive" (passive_loss +
     jacobian_weight * ||J||_F^2 estimated with ``n_projections`` projections).
