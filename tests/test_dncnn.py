@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from prbench.nets import DnCNN, apply_denoiser
+from prbench.nets import DnCNN, apply_denoiser, load_network
 from prbench.train.denoiser import (HISTORY_COLUMNS, _draw_sigmas, add_noise, denoiser_gain,
-                                    load_denoiser, train_denoiser)
+                                    train_denoiser)
 from synthetic_objects import smooth_objects
 
 SCHEDULE = (50, 40, 20, 10)
@@ -100,7 +100,7 @@ def test_training_lowers_mse_at_every_schedule_sigma(tmp_path):
     assert tuple(rows[0]) == HISTORY_COLUMNS and len(rows) == 4
     assert float(rows[-1]["val_gain"]) > 2.0
     assert min(float(r["val_loss"]) for r in rows) == pytest.approx(summary["best_val_loss"])
-    best = load_denoiser(summary["best"])
+    best = load_network(summary["best"], produced_by="train_denoiser")
     assert not best.training and best.config == model.config
     assert not (tmp_path / "last.pt").exists()  # a finished training drops its checkpoint
     if summary["best_epoch"] == 4:  # best == last weights: the reloaded net is the trained one

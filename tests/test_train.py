@@ -7,12 +7,11 @@ import pytest
 import torch
 
 from prbench.data.synth import random_placement
-from prbench.nets import UNet, normalize_measurements, to_complex
+from prbench.nets import UNet, load_network, normalize_measurements, to_complex
 from prbench.physics import conjugate_flip, forward, pad
 from prbench.train import (
     HISTORY_COLUMNS,
     jacobian_frobenius_sq,
-    load_model,
     naive_loss,
     objective,
     passive_loss,
@@ -197,7 +196,7 @@ def test_training_lowers_the_loss(tmp_path, kind, weight):
     assert tuple(rows[0]) == HISTORY_COLUMNS and [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert math.isnan(float(rows[0]["train_jacobian"])) == (weight == 0)
     assert 0 <= float(rows[-1]["val_symmetric_mse"]) <= 1
-    best = load_model(summary["best"])
+    best = load_network(summary["best"], produced_by="train_test")
     assert _val_loss(best, val_set, kind) == pytest.approx(min(losses), rel=1e-5)
 
 
@@ -272,9 +271,12 @@ def test_rerun_of_a_finished_training_trains_anew(tmp_path):
     best_after = torch.load(tmp_path / "best.pt", weights_only=True)
     assert best_after["epoch"] == summary["best_epoch"]
     assert best_after["fingerprint"]["settings"]["epochs"] == 3
+    assert best_after["model_class"] == "UNet"
+    assert best_after["model_config"] == {"in_channels": 1, "out_channels": 2, "widths": [4, 8],
+                                          "out_size": 14}
     for name, tensor in best_before["model"].items():
         assert torch.equal(tensor, best_after["model"][name]), name
-    reloaded = load_model(tmp_path / "best.pt")
+    reloaded = load_network(tmp_path / "best.pt", produced_by="train_test")
     assert _val_loss(reloaded, val_set, "naive") == pytest.approx(summary["best_val_loss"],
                                                                   rel=1e-5)
 

@@ -10,9 +10,10 @@ from prbench import methods, provenance
 from prbench.data import synth
 from prbench.devices import select_device
 from prbench.io import save_npz
+from prbench.nets import load_network
 from prbench.physics import fourier_residual, pad
 from prbench.runlog import job_log
-from prbench.train import load_model, predict
+from prbench.train import predict
 
 with job_log(snakemake.log[0], "predict") as log:  # noqa: F821
     torch.set_num_threads(snakemake.threads)  # noqa: F821
@@ -21,8 +22,8 @@ with job_log(snakemake.log[0], "predict") as log:  # noqa: F821
     indices = methods.shard_indices(len(test.y), params.shards,
                                     int(snakemake.wildcards.shard))  # noqa: F821
     device = select_device(params.device)
-    model = load_model(snakemake.input.model, device,  # noqa: F821
-                       produced_by=f"train_{params.method.removesuffix('_dnn')}")
+    model = load_network(snakemake.input.model, device,  # noqa: F821
+                         produced_by=f"train_{params.method.removesuffix('_dnn')}")
     start = time.perf_counter()
     x_hat = predict(model, torch.from_numpy(test.y[indices]), device=device)
     seconds = time.perf_counter() - start

@@ -9,7 +9,7 @@ from .losses import (
     objective,
     passive_loss,
 )
-from .loop import HISTORY_COLUMNS, load_model, predict, select_device, train
+from .loop import HISTORY_COLUMNS, predict, train
 
 __all__ = [
     "OBJECTIVES",
@@ -20,8 +20,6 @@ __all__ = [
     "jacobian_frobenius_sq_from_outputs",
     "objective",
     "HISTORY_COLUMNS",
-    "select_device",
     "train",
     "predict",
-    "load_model",
 ]

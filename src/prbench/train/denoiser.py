@@ -30,12 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nets.dncnn import DnCNN, apply_denoiser
 from ..devices import select_device
-from ..io import load_torch
+from ..nets.dncnn import apply_denoiser
 from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
 
-__all__ = ["HISTORY_COLUMNS", "train_denoiser", "load_denoiser", "denoiser_gain", "add_noise"]
+__all__ = ["HISTORY_COLUMNS", "train_denoiser", "denoiser_gain", "add_noise"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_gain", "lr", "seconds",
                    "images_per_s")
@@ -201,7 +200,7 @@ def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.T
     finished = state["epoch"] == epochs
     if finished:
         write_final_outputs(checkpoint, state, best_path, history_path, HISTORY_COLUMNS,
-                            model_config=model.config)
+                            network=model)
     history = state["history"]
     return {"device": str(device), "epochs": epochs, "epochs_trained": state["epoch"] - resumed_from,
             "resumed_from": resumed_from, "finished": finished, "best_epoch": state["best_epoch"],
@@ -209,15 +208,6 @@ def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.T
             "val_gain": history[-1]["val_gain"] if history else math.nan, "history": history,
             "seconds": time.perf_counter() - started, "best": str(best_path),
             "last": str(checkpoint.path), "history_csv": str(history_path)}
-
-
-def load_denoiser(path: str | Path, device: str | torch.device = "cpu") -> DnCNN:
-    """Rebuild the :class:`DnCNN` of a ``best.pt``, in eval mode on ``device``."""
-    device = select_device(device)
-    stored = load_torch(path, produced_by="train_denoiser", map_location=device)
-    model = DnCNN(**stored["model_config"])
-    model.load_state_dict(stored["model"])
-    return model.to(device, memory_format=torch.channels_last).eval()
 
 
 def denoiser_gain(model: nn.Module, objects: torch.Tensor, sigma: float, *, seed: int = 0,

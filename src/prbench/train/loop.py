@@ -25,14 +25,13 @@ from torch.utils.data import DataLoader, TensorDataset
 from ..data.synth import random_placement
 from ..devices import select_device
 from ..geometry import Geometry
-from ..io import load_torch
 from ..metrics import symmetric_mse
-from ..nets.unet import UNet, normalize_measurements, to_complex
+from ..nets.unet import normalize_measurements, to_complex
 from ..physics import forward
 from . import losses
 from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
 
-__all__ = ["HISTORY_COLUMNS", "train", "predict", "load_model"]
+__all__ = ["HISTORY_COLUMNS", "train", "predict"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_jacobian", "val_loss", "val_symmetric_mse",
                    "lr", "seconds", "images_per_s")
@@ -148,8 +147,9 @@ def train(model: torch.nn.Module, train_set: tuple[torch.Tensor, torch.Tensor] |
     a ``last.pt`` of the same fingerprint is continued exactly where it stopped;
     any other is ignored (training starts from scratch, logged on the
     ``prbench.train`` logger). When all epochs are done, ``best.pt`` (weights
-    with the lowest val_loss, the data term without the Jacobian penalty; with
-    the fingerprint) and ``history.csv`` (:data:`HISTORY_COLUMNS`; train_jacobian
+    with the lowest val_loss, the data term without the Jacobian penalty; with the
+    network's class name and constructor arguments for
+    :func:`prbench.nets.load_network`, and the fingerprint) and ``history.csv`` (:data:`HISTORY_COLUMNS`; train_jacobian
     NaN when not computed, val_symmetric_mse over the first ``metric_images``
     val images) are written once, atomically, and ``last.pt`` is removed.
     ``time_limit_s``: stop (resumably, without final outputs) after the first
@@ -281,7 +281,7 @@ def train(model: torch.nn.Module, train_set: tuple[torch.Tensor, torch.Tensor] |
     finished = state["epoch"] == epochs
     if finished:
         write_final_outputs(checkpoint, state, best_path, history_path, HISTORY_COLUMNS,
-                            model_config=getattr(model, "config", None))
+                            network=model)
     return {"device": str(device), "amp_dtype": str(amp_dtype).removeprefix("torch.") if amp_dtype
             else None, "epochs_completed": state["epoch"],
             "epochs_trained": state["epoch"] - resumed_from, "resumed_from": resumed_from,
@@ -307,17 +307,3 @@ def predict(model: torch.nn.Module, y: torch.Tensor, batch_size: int = 256,
                   for chunk in y.split(batch_size)]
     model.train(was_training)
     return torch.cat(chunks)
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu", *,
-               produced_by: str = "train_<model>") -> UNet:
-    """Rebuild the :class:`UNet` stored in a ``best.pt`` written by :func:`train`.
-
-    produced_by: the workflow rule that writes ``path``, named in the error when
-    the file cannot be read.
-    """
-    target = select_device(device)
-    stored = load_torch(path, produced_by=produced_by, map_location=target)
-    model = UNet(**stored["model_config"])
-    model.load_state_dict(stored["model"])
-    return model.to(target)
