@@ -119,7 +119,10 @@ def test_interrupted_training_resumes_exactly_and_only_for_the_same_fingerprint(
     objects, val = smooth_objects(64, 1), smooth_objects(16, 2)
     settings = dict(epochs=3, batch_size=16, seed=5, device="cpu")
     straight = model()
-    train_denoiser(straight, objects, val, out_dir=tmp_path / "a", **settings)
+    whole = train_denoiser(straight, objects, val, out_dir=tmp_path / "a", **settings)
+    # Cosine decay per step from lr = 1e-3 over 3 x 4 steps: lr (1 + cos(pi t / 12)) / 2.
+    assert [row["lr"] for row in whole["history"]] == pytest.approx([7.5e-4, 2.5e-4, 0.0],
+                                                                    abs=1e-12)
     first = train_denoiser(model(), objects, val, out_dir=tmp_path / "b", time_limit_s=0,
                            **settings)
     assert first["epochs_trained"] == 1 and not first["finished"]

@@ -1,4 +1,4 @@
-"""Losses (paper Eqs. 2.1-2.2) and the training loop."""
+"""Losses (paper Eqs. 2.1-2.2) and the U-Net initialisers' training through the one loop."""
 
 import csv
 import math
@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from prbench.data.synth import random_placement
+from prbench.devices import select_device
+from prbench.geometry import Geometry
 from prbench.nets import UNet, load_network, normalize_measurements, to_complex
 from prbench.physics import conjugate_flip, forward, pad
 from prbench.train import (
@@ -18,8 +20,6 @@ from prbench.train import (
     predict,
     train,
 )
-from prbench.devices import select_device
-from prbench.geometry import Geometry
 
 
 def _complex(*shape, seed=0):
@@ -196,6 +196,12 @@ def test_training_lowers_the_loss(tmp_path, kind, weight):
     assert tuple(rows[0]) == HISTORY_COLUMNS and [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert math.isnan(float(rows[0]["train_jacobian"])) == (weight == 0)
     assert 0 <= float(rows[-1]["val_symmetric_mse"]) <= 1
+    # One-cycle over T = 16 steps: after step t the rate lies on a half cosine from lr = 1e-2
+    # (at the warm-up's end, step 0.05 T - 1) down to lr / 25 / 1e4 (at step T - 1).
+    peak, low = 0.05 * 16 - 1, 1e-2 / 2.5e5
+    expected = [low + (1e-2 - low) * (1 + math.cos(math.pi * (t - peak) / (15 - peak))) / 2
+                for t in (4, 8, 12, 16)]
+    assert [row["lr"] for row in summary["history"]] == pytest.approx(expected, rel=1e-9)
     best = load_network(summary["best"], produced_by="train_test")
     assert _val_loss(best, val_set, kind) == pytest.approx(min(losses), rel=1e-5)
 

@@ -1,5 +1,10 @@
-"""Training of the learned initialiser g_W: losses (paper, Eqs. 2.1-2.2) and loop."""
+"""Training of prbench's networks: one loop (:mod:`.loop`) and its tasks, the learned
+initialiser g_W (:mod:`.initialiser`, losses of the paper's Eqs. 2.1-2.2 in
+:mod:`.losses`) and prDeep's denoiser (:mod:`.denoiser`)."""
 
+from .denoiser import DenoisingTask, train_denoiser
+from .initialiser import HISTORY_COLUMNS, InitialiserTask, predict, train
+from .loop import Cosine, OneCycle, fit
 from .losses import (
     OBJECTIVES,
     ObjectiveTerms,
@@ -9,7 +14,6 @@ from .losses import (
     objective,
     passive_loss,
 )
-from .loop import HISTORY_COLUMNS, predict, train
 
 __all__ = [
     "OBJECTIVES",
@@ -19,7 +23,13 @@ __all__ = [
     "jacobian_frobenius_sq",
     "jacobian_frobenius_sq_from_outputs",
     "objective",
+    "fit",
+    "OneCycle",
+    "Cosine",
+    "InitialiserTask",
+    "DenoisingTask",
     "HISTORY_COLUMNS",
     "train",
+    "train_denoiser",
     "predict",
 ]
