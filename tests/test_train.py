@@ -11,15 +11,9 @@ from prbench.devices import select_device
 from prbench.geometry import Geometry
 from prbench.nets import UNet, load_network, normalize_measurements, to_complex
 from prbench.physics import conjugate_flip, forward, pad
-from prbench.train import (
-    HISTORY_COLUMNS,
-    jacobian_frobenius_sq,
-    naive_loss,
-    objective,
-    passive_loss,
-    predict,
-    train,
-)
+from prbench.train import predict, train
+from prbench.train.initialiser import HISTORY_COLUMNS
+from prbench.train.losses import jacobian_frobenius_sq, naive_loss, objective, passive_loss
 
 
 def _complex(*shape, seed=0):
