@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,7 +26,9 @@ import torch
 from prbench.geometry import Geometry
 from prbench.physics import forward
 from prbench.solvers import alm, hio
-from prbench.solvers.synthetic import blob_objects
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic_objects import blob_objects  # noqa: E402  (a test fixture, in tests/)
 
 GEOMETRY, BETA = Geometry(n=36, m=72), 0.9
 

@@ -1,4 +1,4 @@
-"""Fashion-MNIST acquisition (on fabricated sources) and dataset synthesis."""
+"""Fashion-MNIST acquisition (on fabricated sources), placement and dataset synthesis."""
 
 import gzip
 import hashlib
@@ -236,6 +236,41 @@ def test_loading_a_corrupted_set_names_the_problem(tmp_path):
     data.save(tmp_path / "bad.npz")
     with pytest.raises(CorruptFileError, match="NaN"):
         synth.load(tmp_path / "bad.npz")
+
+
+def test_place_puts_each_image_at_its_offset_and_flips_the_frame():
+    # A 2 x 3 complex image in a 5 x 5 frame at (r, c) = (1, 2); flipped, the frame is
+    # conj(frame[::-1, ::-1]): the image reversed and conjugated at (5-2-1, 5-3-2) = (2, 0).
+    image = torch.tensor([[1 + 1j, 2, 3], [4, 5, 6 - 2j]], dtype=torch.complex64)
+    x = synth.place(image.expand(2, 2, 3), torch.tensor([[1, 2], [1, 2]]),
+                    torch.tensor([False, True]), Geometry(5, 10))
+    plain = torch.zeros(5, 5, dtype=torch.complex64)
+    plain[1:3, 2:5] = image
+    flipped = torch.zeros(5, 5, dtype=torch.complex64)
+    flipped[2:4, 0:3] = torch.tensor([[6 + 2j, 5, 4], [3, 2, 1 - 1j]])
+    assert x.dtype == torch.complex64 and x.shape == (2, 5, 5)
+    assert torch.equal(x[0], plain) and torch.equal(x[1], flipped)
+    for offsets in ([[0, 3]], [[-1, 0]], [[4, 0]]):  # 3 x 3 or 2 x 4 does not fit
+        with pytest.raises(ValueError, match="offsets"):
+            synth.place(image[None], torch.tensor(offsets), torch.tensor([False]),
+                        Geometry(5, 10))
+
+
+def test_random_placement_draws_uniform_offsets_and_fair_flips():
+    images = torch.rand(2000, 28, 28) + 0.1
+    x, offsets, flips = synth.random_placement(images, G, torch.Generator().manual_seed(0))
+    assert x.shape == (2000, 36, 36) and x.dtype == torch.complex64
+    assert set(offsets[:, 0].tolist()) == set(range(9)) == set(offsets[:, 1].tolist())
+    assert 0.45 < flips.float().mean() < 0.55
+    for i in range(0, 2000, 97):
+        r, c = offsets[i].tolist()
+        frame = np.zeros((36, 36), dtype=np.complex64)
+        frame[r:r + 28, c:c + 28] = images[i].numpy()
+        if flips[i]:
+            frame = np.conj(frame[::-1, ::-1])
+        np.testing.assert_array_equal(x[i].numpy(), frame)
+    again = synth.random_placement(images, G, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip((x, offsets, flips), again))
 
 
 def test_validation_holdout_size():

@@ -7,29 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from prbench.nets import DnCNN, apply_denoiser
+from prbench.nets import DnCNN, apply_denoiser, load_network
 from prbench.train.denoiser import (HISTORY_COLUMNS, _draw_sigmas, add_noise, denoiser_gain,
-                                    load_denoiser, train_denoiser)
-from prbench.geometry import Geometry
-from prbench.train.loop import random_placement
+                                    train_denoiser)
+from synthetic_objects import smooth_objects
 
 SCHEDULE = (50, 40, 20, 10)
-
-
-def smooth_objects(count: int, seed: int, n: int = 36) -> torch.Tensor:
-    """(count, n, n) complex64 test objects on [0, 1]: three Gaussian blobs (std 2-5 px)
-    in a 28 x 28 image, peak 1, values below 0.15 set to 0 (a compact support), placed
-    and conjugate-flipped in an n x n frame like the paper's data."""
-    g = torch.Generator().manual_seed(seed)
-    grid = torch.arange(28.0)
-    centers = 6 + 16 * torch.rand(count, 3, 2, generator=g)
-    widths = 2 + 3 * torch.rand(count, 3, 1, 1, generator=g)
-    d2 = ((grid[:, None] - centers[..., 0, None, None]) ** 2
-          + (grid - centers[..., 1, None, None]) ** 2)
-    images = torch.exp(-d2 / (2 * widths ** 2)).sum(dim=1)
-    images = images / images.flatten(1).amax(1)[:, None, None]
-    images = torch.where(images >= 0.15, images, torch.zeros(()))
-    return random_placement(images, Geometry(n, 2 * n), g)[0]
 
 
 def test_dncnn_structure_and_residual():
@@ -117,7 +100,7 @@ def test_training_lowers_mse_at_every_schedule_sigma(tmp_path):
     assert tuple(rows[0]) == HISTORY_COLUMNS and len(rows) == 4
     assert float(rows[-1]["val_gain"]) > 2.0
     assert min(float(r["val_loss"]) for r in rows) == pytest.approx(summary["best_val_loss"])
-    best = load_denoiser(summary["best"])
+    best = load_network(summary["best"], produced_by="train_denoiser")
     assert not best.training and best.config == model.config
     assert not (tmp_path / "last.pt").exists()  # a finished training drops its checkpoint
     if summary["best_epoch"] == 4:  # best == last weights: the reloaded net is the trained one
@@ -136,7 +119,10 @@ def test_interrupted_training_resumes_exactly_and_only_for_the_same_fingerprint(
     objects, val = smooth_objects(64, 1), smooth_objects(16, 2)
     settings = dict(epochs=3, batch_size=16, seed=5, device="cpu")
     straight = model()
-    train_denoiser(straight, objects, val, out_dir=tmp_path / "a", **settings)
+    whole = train_denoiser(straight, objects, val, out_dir=tmp_path / "a", **settings)
+    # Cosine decay per step from lr = 1e-3 over 3 x 4 steps: lr (1 + cos(pi t / 12)) / 2.
+    assert [row["lr"] for row in whole["history"]] == pytest.approx([7.5e-4, 2.5e-4, 0.0],
+                                                                    abs=1e-12)
     first = train_denoiser(model(), objects, val, out_dir=tmp_path / "b", time_limit_s=0,
                            **settings)
     assert first["epochs_trained"] == 1 and not first["finished"]

@@ -12,13 +12,13 @@ from prbench import config as config_module
 from prbench import methods
 from prbench.geometry import Geometry
 from prbench.physics import forward
-from prbench.solvers.synthetic import blob_objects
 from prbench.io import save_torch
 from prbench.nets import UNet, normalize_measurements, to_complex
+from prbench.physics import pad
 from prbench.registry import METHODS, Method
 from prbench.solvers import alm
 from prbench.solvers import support as support_module
-from prbench.physics import pad
+from synthetic_objects import blob_objects
 from workflow_helpers import ROOT
 
 G = Geometry(n=36, m=72)
@@ -73,7 +73,8 @@ def network(tmp_path):
     torch.manual_seed(0)
     model = UNet(widths=(4, 8), out_size=G.n).eval()
     path = tmp_path / "best.pt"
-    save_torch({"model": model.state_dict(), "model_config": model.config}, path)
+    save_torch({"model": model.state_dict(), "model_config": model.config,
+                "model_class": "UNet"}, path)
     return path, model
 
 

@@ -1,9 +1,10 @@
-"""U-Net backbone, measurement normalisation and output conversion."""
+"""U-Net backbone, measurement normalisation, output conversion and loading trained networks."""
 
 import pytest
 import torch
 
-from prbench.nets import UNet, normalize_measurements, to_complex
+from prbench.io import CorruptFileError
+from prbench.nets import DnCNN, UNet, load_network, normalize_measurements, to_complex
 from prbench.physics import forward
 
 
@@ -67,3 +68,43 @@ def test_to_complex():
     assert to_complex(out.to(torch.bfloat16)).dtype == torch.complex64
     with pytest.raises(ValueError):
         to_complex(torch.zeros(2, 3, 3, 3))
+
+
+def _stored(network):
+    """The entries of a ``best.pt`` (prbench.train.checkpoint.write_final_outputs)."""
+    return {"model": network.state_dict(), "model_class": type(network).__name__,
+            "model_config": network.config}
+
+
+@pytest.mark.parametrize("build", [lambda: UNet(widths=(4, 8), out_size=6),
+                                   lambda: DnCNN(depth=3, width=4)])
+def test_load_network_rebuilds_the_stored_network(tmp_path, build):
+    torch.manual_seed(0)
+    network = build()
+    torch.save(_stored(network), tmp_path / "best.pt")
+    torch.manual_seed(1)  # other initial weights: the stored ones must replace them
+    loaded = load_network(tmp_path / "best.pt", produced_by="train_x")
+    assert type(loaded) is type(network) and loaded.config == network.config
+    assert not loaded.training
+    for name, tensor in network.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    inputs = torch.randn(2, network.config.get("in_channels", 2), 12, 12)
+    torch.testing.assert_close(loaded(inputs), network.eval()(inputs))
+
+
+def test_dncnn_weights_are_channels_last():
+    weight = DnCNN(depth=3, width=4).noise[0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_load_network_reports_unusable_files(tmp_path):
+    network = UNet(widths=(4, 8), out_size=6)
+    (tmp_path / "truncated.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    torch.save({**_stored(network), "model_class": "ResNet"}, tmp_path / "unknown.pt")
+    torch.save({**_stored(network), "model_config": {"widths": [4, 16], "out_size": 6}},
+               tmp_path / "mismatch.pt")
+    for name, problem in (("truncated", "is unusable"), ("unknown", "model_class"),
+                          ("mismatch", "do not rebuild a UNet")):
+        with pytest.raises(CorruptFileError, match=problem) as raised:
+            load_network(tmp_path / f"{name}.pt", produced_by="train_passive")
+        assert "snakemake --forcerun train_passive" in str(raised.value)

@@ -1,4 +1,4 @@
-"""Forward model: brute-force DFT and the three intrinsic symmetries."""
+"""Forward model: brute-force DFT, the three intrinsic symmetries, the Fourier residual."""
 
 import cmath
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from prbench.physics import conjugate_flip, forward, fourier_magnitude_projection, pad
+from prbench.physics import (conjugate_flip, forward, fourier_magnitude_projection,
+                             fourier_residual, pad)
 
 
 def random_objects(batch, h, w, seed=0):
@@ -54,6 +55,48 @@ def test_magnitude_projection_is_exact_and_idempotent():
     # Nearest point: no other point with the same magnitude is closer than P_M(z).
     other = fourier_magnitude_projection(pad(random_objects(2, m, m, seed=3), m), magnitude)
     assert ((z - projected).abs().square().sum() <= (z - other).abs().square().sum())
+
+
+def test_fourier_residual_hand_computed():
+    # x = [[1], [i]] padded to 2 x 2: F x [k, l] = 1 + i (-1)^k, so |F x| = sqrt 2 everywhere.
+    x = torch.tensor([[[1.0 + 0j], [1j]], [[1.0 + 0j], [1j]], [[0j], [0j]]])  # (3, 2, 1)
+    magnitude = torch.tensor([[[2.0, 0.0], [0.0, 0.0]]]).repeat(3, 1, 1)
+    magnitude[1:] = 0  # all-zero Y: the unnormalised misfit sum |F x|^2 = m^2 ||x||^2 = 8, and 0
+    residual = fourier_residual(x, magnitude)
+    assert residual.shape == (3,)
+    # ((sqrt 2 - 2)^2 + 3 * 2) / ||magnitude||^2 = (12 - 4 sqrt 2) / 4
+    expected = torch.tensor([3 - 2 ** 0.5, 8.0, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(residual.double(), expected, rtol=1e-6, atol=0)
+
+
+def test_fourier_residual_matches_numpy_and_is_zero_at_the_truth():
+    m = 20
+    x = random_objects(3, 9, 8, seed=4).to(torch.complex64)
+    magnitude = forward(x, m).sqrt()
+    z = x + 0.1 * random_objects(3, 9, 8, seed=5).to(torch.complex64)
+    reference = []
+    for z_b, a_b in zip(z.numpy().astype(np.complex128), magnitude.numpy().astype(np.float64)):
+        padded = np.zeros((m, m), complex)
+        padded[:9, :8] = z_b
+        reference.append(np.sum((np.abs(np.fft.fft2(padded)) - a_b) ** 2) / np.sum(a_b ** 2))
+    residual = fourier_residual(z, magnitude)
+    assert residual.dtype == torch.float32
+    np.testing.assert_allclose(residual.numpy(), reference, rtol=1e-4)
+    assert fourier_residual(x, magnitude).max() < 1e-10
+    np.testing.assert_allclose(fourier_residual(torch.zeros_like(z), magnitude).numpy(), 1.0)
+
+
+def test_fourier_residual_gradient():
+    # d r / d conj(x) = m^2 (x - P_M x) / ||a||^2 on the frame (F^H = m^2 F^-1); torch's
+    # gradient of a real function of complex x is twice that.
+    m = 10
+    x = random_objects(2, 4, 5, seed=6).requires_grad_(True)
+    magnitude = forward(random_objects(2, 4, 5, seed=7), m).sqrt()
+    fourier_residual(x, magnitude).sum().backward()
+    padded = pad(x.detach(), m)
+    expected = (2 * m ** 2 * (padded - fourier_magnitude_projection(padded, magnitude))
+                / magnitude.square().sum(dim=(-2, -1))[:, None, None])[:, :4, :5]
+    torch.testing.assert_close(x.grad, expected, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize(

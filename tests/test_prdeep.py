@@ -7,10 +7,10 @@ from torch import nn
 from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.nets import DnCNN
-from prbench.physics import forward, pad
-from prbench.solvers import SOLVERS, fourier_residual, prdeep
+from prbench.physics import forward, fourier_residual, pad
+from prbench.solvers import SOLVERS, prdeep
 from prbench.solvers.prdeep import prdeep_data_term
-from test_dncnn import smooth_objects
+from synthetic_objects import smooth_objects
 
 G = Geometry(n=36, m=72)
 M = G.m
@@ -137,7 +137,7 @@ def test_denoiser_bank_follows_the_schedule(problem):
 def test_hio_start_batched_equals_per_image_and_is_deterministic(problem, tmp_path):
     x, y = problem
     model = small_denoiser()
-    torch.save({"model": model.state_dict(), "model_config": model.config},
+    torch.save({"model": model.state_dict(), "model_class": "DnCNN", "model_config": model.config},
                tmp_path / "denoiser.pt")
     options = dict(hio_iters=30, hio_starts=2, hio_er_iters=5, lam=1.0, iters_per_sigma=4,
                    sigmas=(50, 10))

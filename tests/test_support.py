@@ -9,7 +9,7 @@ import torch
 from prbench.geometry import Geometry
 from prbench.physics import forward, pad
 from prbench.solvers import hio_sw, raar_sw, support
-from prbench.solvers.synthetic import blob_objects
+from synthetic_objects import blob_objects
 
 G = Geometry(n=36, m=72)
 M = G.m

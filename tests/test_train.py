@@ -1,4 +1,4 @@
-"""Losses (paper Eqs. 2.1-2.2), on-the-fly placement and the training loop."""
+"""Losses (paper Eqs. 2.1-2.2) and the U-Net initialisers' training through the one loop."""
 
 import csv
 import math
@@ -6,21 +6,14 @@ import math
 import pytest
 import torch
 
-from prbench.nets import UNet, normalize_measurements, to_complex
-from prbench.physics import conjugate_flip, forward, pad
-from prbench.train import (
-    HISTORY_COLUMNS,
-    jacobian_frobenius_sq,
-    load_model,
-    naive_loss,
-    objective,
-    passive_loss,
-    predict,
-    random_placement,
-    train,
-)
+from prbench.data.synth import random_placement
 from prbench.devices import select_device
 from prbench.geometry import Geometry
+from prbench.nets import UNet, load_network, normalize_measurements, to_complex
+from prbench.physics import conjugate_flip, forward, pad
+from prbench.train import predict, train
+from prbench.train.initialiser import HISTORY_COLUMNS
+from prbench.train.losses import jacobian_frobenius_sq, naive_loss, objective, passive_loss
 
 
 def _complex(*shape, seed=0):
@@ -153,24 +146,7 @@ def test_objective_terms_and_skipped_jacobian():
             objective(model, x, y, kind=kind, jacobian_weight=weight)
 
 
-# ---------------------------------------------------------------- placement, device, loop
-
-def test_random_placement():
-    images = torch.rand(2000, 28, 28) + 0.1
-    x, offsets, flips = random_placement(images, Geometry(36, 72), generator=torch.Generator().manual_seed(0))
-    assert x.shape == (2000, 36, 36) and x.dtype == torch.complex64
-    assert offsets.min() == 0 and offsets.max() == 8
-    assert 0.45 < flips.float().mean() < 0.55
-    assert set(offsets[:, 0].tolist()) == set(range(9))
-    unflipped = torch.where(flips[:, None, None], conjugate_flip(x), x)
-    for i in range(0, 2000, 97):
-        r, c = offsets[i].tolist()
-        expected = torch.zeros(36, 36, dtype=torch.complex64)
-        expected[r:r + 28, c:c + 28] = images[i]
-        assert torch.equal(unflipped[i], expected)
-    again = random_placement(images, Geometry(36, 72), generator=torch.Generator().manual_seed(0))
-    assert all(torch.equal(a, b) for a, b in zip((x, offsets, flips), again))
-
+# ---------------------------------------------------------------- device, loop
 
 def test_select_device():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
@@ -214,7 +190,13 @@ def test_training_lowers_the_loss(tmp_path, kind, weight):
     assert tuple(rows[0]) == HISTORY_COLUMNS and [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert math.isnan(float(rows[0]["train_jacobian"])) == (weight == 0)
     assert 0 <= float(rows[-1]["val_symmetric_mse"]) <= 1
-    best = load_model(summary["best"])
+    # One-cycle over T = 16 steps: after step t the rate lies on a half cosine from lr = 1e-2
+    # (at the warm-up's end, step 0.05 T - 1) down to lr / 25 / 1e4 (at step T - 1).
+    peak, low = 0.05 * 16 - 1, 1e-2 / 2.5e5
+    expected = [low + (1e-2 - low) * (1 + math.cos(math.pi * (t - peak) / (15 - peak))) / 2
+                for t in (4, 8, 12, 16)]
+    assert [row["lr"] for row in summary["history"]] == pytest.approx(expected, rel=1e-9)
+    best = load_network(summary["best"], produced_by="train_test")
     assert _val_loss(best, val_set, kind) == pytest.approx(min(losses), rel=1e-5)
 
 
@@ -289,9 +271,12 @@ def test_rerun_of_a_finished_training_trains_anew(tmp_path):
     best_after = torch.load(tmp_path / "best.pt", weights_only=True)
     assert best_after["epoch"] == summary["best_epoch"]
     assert best_after["fingerprint"]["settings"]["epochs"] == 3
+    assert best_after["model_class"] == "UNet"
+    assert best_after["model_config"] == {"in_channels": 1, "out_channels": 2, "widths": [4, 8],
+                                          "out_size": 14}
     for name, tensor in best_before["model"].items():
         assert torch.equal(tensor, best_after["model"][name]), name
-    reloaded = load_model(tmp_path / "best.pt")
+    reloaded = load_network(tmp_path / "best.pt", produced_by="train_test")
     assert _val_loss(reloaded, val_set, "naive") == pytest.approx(summary["best_val_loss"],
                                                                   rel=1e-5)
 

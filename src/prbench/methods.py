@@ -18,11 +18,12 @@ import torch
 
 from .devices import select_device
 from .geometry import Geometry, check_geometry
-from .physics import pad
+from .nets import load_network
+from .physics import fourier_residual, pad
 from .registry import METHODS
-from .solvers import SOLVERS, fourier_residual
+from .solvers import SOLVERS
 from .solvers import support as support_module
-from .train import load_model, predict
+from .train import predict
 
 __all__ = ["ShardResult", "image_seeds", "reconstruct", "shard_indices"]
 
@@ -97,13 +98,13 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     measurements = torch.from_numpy(np.ascontiguousarray(y))
     support = init = None
     if spec.model is not None:
-        model = load_model(network, target, produced_by=f"train_{spec.model}")
+        model = load_network(network, target, produced_by=f"train_{spec.model}")
         start = time.perf_counter()
         output = predict(model, measurements, device=target)  # (B, n, n) on the CPU
         seconds = time.perf_counter() - start
         geometry.check_objects(output, f"output of the network {network}")
         if spec.solver is None:
-            residual = fourier_residual(pad(output, geometry.m), measurements.sqrt())
+            residual = fourier_residual(output, measurements.sqrt())
             return ShardResult(x_hat=output.numpy(), residual=residual.numpy(),
                                iterations=np.zeros(len(indices), np.int64), seconds=seconds,
                                device=str(target))

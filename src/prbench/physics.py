@@ -22,6 +22,7 @@ __all__ = [
     "forward",
     "conjugate_flip",
     "fourier_magnitude_projection",
+    "fourier_residual",
     "unit_phase",
 ]
 
@@ -88,3 +89,20 @@ def fourier_magnitude_projection(z: torch.Tensor, magnitude: torch.Tensor) -> to
     phase 0 (any choice is a valid nearest point).
     """
     return torch.fft.ifft2(magnitude * unit_phase(torch.fft.fft2(z)))
+
+
+def fourier_residual(x: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    """Relative Fourier misfit per image, shape (B,):
+
+        || |F pad(x_b, m)| - sqrt(Y_b) ||^2 / ||sqrt(Y_b)||^2
+
+    (the paper's passive loss, Eq. 2.1, before the batch mean; the solvers'
+    convergence measure). x: (B, h, w) complex (or real), h, w <= m;
+    magnitude: (B, m, m) measured ``sqrt(Y)``, m read from its shape. Computed in
+    the dtype of ``x`` and differentiable. An all-zero Y gives the unnormalised
+    numerator (0 for x = 0).
+    """
+    spectrum = torch.fft.fft2(pad(x, magnitude.shape[-1]))
+    misfit = (spectrum.abs() - magnitude).square().sum(dim=(-2, -1))
+    energy = magnitude.square().sum(dim=(-2, -1))
+    return misfit / torch.where(energy > 0, energy, torch.ones_like(energy))

@@ -2,7 +2,8 @@
 
 Each 28 x 28 image (scaled to [0, 1]) is placed in an n x n zero frame at an
 offset drawn uniformly from {0, ..., n - 28}^2, conjugate-flipped
-``X -> conj(X[::-1, ::-1])`` with probability 1/2, and measured as
+``X -> conj(X[::-1, ::-1])`` with probability 1/2 (:func:`place`; the same
+draws from a torch generator: :func:`random_placement`), and measured as
 ``Y = |F(pad(X, m))|^2`` (:func:`prbench.physics.forward`); (n, m) is the run's
 :class:`prbench.geometry.Geometry` (the paper: n = 36, m = 72).
 
@@ -26,9 +27,10 @@ from scipy.ndimage import gaussian_filter
 
 from ..geometry import Geometry, check_geometry
 from ..io import CorruptFileError, load_npz, save_npz
-from ..physics import forward
+from ..physics import conjugate_flip, forward
 
-__all__ = ["OBJECT_KINDS", "SynthesizedSet", "load", "split_rng", "synthesize", "validation_size"]
+__all__ = ["OBJECT_KINDS", "SynthesizedSet", "load", "place", "random_placement", "split_rng",
+           "synthesize", "validation_size"]
 
 OBJECT_KINDS = ("real", "complex")
 _FORWARD_CHUNK = 2048
@@ -116,6 +118,59 @@ def _smooth_phase(count: int, n: int, smoothing_px: float, std_rad: float,
     return std_rad * field
 
 
+def _check_fits(height: int, width: int, n: int) -> None:
+    if height > n or width > n:
+        raise ValueError(f"images of size {(height, width)} do not fit the n = {n} frame")
+
+
+def place(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor,
+          geometry: Geometry) -> torch.Tensor:
+    """Objects of the paper's data (Sec. 3, "Data"): (N, h, w) images -> (N, n, n) complex64.
+
+    Image i fills rows offsets[i, 0] + (0..h-1) and columns offsets[i, 1] + (0..w-1)
+    of an n x n zero frame (n = geometry.n); where flips[i], the whole frame is then
+    conjugate-flipped (:func:`prbench.physics.conjugate_flip`), which moves the image
+    to the offset (n - h - r, n - w - c). images: real or complex, cast to
+    complex64; offsets: (N, 2) int64 in {0..n-h} x {0..n-w}; flips: (N,) bool; all
+    on one device (the result's).
+    """
+    count, height, width = images.shape
+    n = check_geometry(geometry).n
+    _check_fits(height, width, n)
+    if offsets.shape != (count, 2) or flips.shape != (count,):
+        raise ValueError(f"offsets {tuple(offsets.shape)} and flips {tuple(flips.shape)} must be "
+                         f"({count}, 2) and ({count},) for {count} images")
+    highest = torch.tensor([n - height, n - width], device=offsets.device)
+    if (offsets < 0).any() or (offsets > highest).any():
+        raise ValueError(f"offsets must lie in {{0..{n - height}}} x {{0..{n - width}}}")
+    device = images.device
+    rows = offsets[:, :1] + torch.arange(height, device=device)  # (N, h)
+    cols = offsets[:, 1:] + torch.arange(width, device=device)  # (N, w)
+    x = torch.zeros(count, n, n, dtype=torch.complex64, device=device)
+    x[torch.arange(count, device=device)[:, None, None], rows[:, :, None], cols[:, None, :]] = \
+        images.to(torch.complex64)
+    return torch.where(flips[:, None, None], conjugate_flip(x), x)
+
+
+def random_placement(images: torch.Tensor, geometry: Geometry,
+                     generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`place` at random, as :func:`synthesize` does, from a CPU torch generator.
+
+    images: (N, h, w) real or complex on the CPU. Offsets uniform on
+    {0..n-h} x {0..n-w} (0..8 for 28 in 36), flips with probability 1/2.
+    Returns x (N, n, n) complex64, offsets (N, 2) int64 (before the flip),
+    flips (N,) bool.
+    """
+    count, height, width = images.shape
+    n = check_geometry(geometry).n
+    _check_fits(height, width, n)
+    offsets = torch.stack([torch.randint(0, n - height + 1, (count,), generator=generator),
+                           torch.randint(0, n - width + 1, (count,), generator=generator)], dim=1)
+    flips = torch.rand(count, generator=generator) < 0.5
+    return place(images, offsets, flips, geometry), offsets, flips
+
+
 def synthesize(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int, split: str,
                geometry: Geometry, object_kind: str = "real",
                phase_smoothing_px: float = 4.0, phase_std_rad: float = 1.0,
@@ -131,8 +186,7 @@ def synthesize(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
     if images.ndim != 3 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"images {images.shape} and labels {labels.shape} do not match")
     height, width = images.shape[1:]
-    if height > n or width > n:
-        raise ValueError(f"images of size {(height, width)} do not fit the n = {n} frame")
+    _check_fits(height, width, n)
     if not 0 < count <= images.shape[0]:
         raise ValueError(f"count = {count} must lie in 1..{images.shape[0]} (available images)")
     if object_kind not in OBJECT_KINDS:
@@ -148,16 +202,11 @@ def synthesize(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
     if object_kind == "complex":
         phase = _smooth_phase(count, height, phase_smoothing_px, phase_std_rad, rng)
         content = content * np.exp(1j * phase)
-    frames = np.zeros((count, n, n), dtype=np.complex64)
-    rows = offsets[:, 0, None, None] + np.arange(height)[None, :, None]
-    cols = offsets[:, 1, None, None] + np.arange(width)[None, None, :]
-    frames[np.arange(count)[:, None, None], rows, cols] = content
-    frames[flips] = np.conj(frames[flips, ::-1, ::-1])
-
-    x = torch.from_numpy(frames)
+    x = place(torch.from_numpy(content), torch.from_numpy(offsets), torch.from_numpy(flips),
+              geometry)
     y = torch.cat([forward(chunk.to(device), m).cpu() for chunk in x.split(_FORWARD_CHUNK)])
     meta = {"split": split, "seed": seed, "n": n, "m": m, "object_kind": object_kind,
             "phase_smoothing_px": phase_smoothing_px, "phase_std_rad": phase_std_rad}
-    return SynthesizedSet(x=frames, y=y.numpy().astype(np.float32), offsets=offsets,
+    return SynthesizedSet(x=x.numpy(), y=y.numpy().astype(np.float32), offsets=offsets,
                           flips=flips, labels=np.asarray(labels)[base_index].astype(np.int64),
                           base_index=base_index.astype(np.int64), meta=meta)

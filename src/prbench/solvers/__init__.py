@@ -9,13 +9,13 @@ Invalid numeric parameters raise a ValueError naming the parameter.
 """
 
 from . import support
-from ._common import SolverInfo, fourier_residual
+from ._common import SolverInfo
 from .augmented_lagrangian import alm, alm_objective
 from .projection import hio, hio_sw, raar, raar_sw
 from .prdeep import prdeep
 
 __all__ = ["hio", "raar", "alm", "hio_sw", "raar_sw", "prdeep", "support", "SOLVERS",
-           "SolverInfo", "fourier_residual", "alm_objective"]
+           "SolverInfo", "alm_objective"]
 
 #: Public solvers by name.
 SOLVERS = {"hio": hio, "raar": raar, "alm": alm, "hio_sw": hio_sw, "raar_sw": raar_sw,

@@ -18,10 +18,10 @@ from typing import Sequence
 import torch
 
 from ..geometry import Geometry, check_geometry
-from ..physics import fourier_magnitude_projection
+from ..physics import fourier_magnitude_projection, fourier_residual
 
-__all__ = ["Problem", "SolverInfo", "Constraint", "prepare", "finish", "fourier_residual",
-           "modulus_projection", "check_measurements", "check_param"]
+__all__ = ["Problem", "SolverInfo", "Constraint", "prepare", "finish", "modulus_projection",
+           "check_measurements", "check_param"]
 
 SeedLike = int | Sequence[int] | torch.Tensor
 
@@ -32,7 +32,8 @@ _COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": ope
 class SolverInfo:
     """Diagnostics of a solver run on B images (K starts each).
 
-    residual: (B,) float, Fourier residual (see :func:`fourier_residual`) of the returned X_hat.
+    residual: (B,) float, Fourier residual (:func:`prbench.physics.fourier_residual`) of
+        the returned X_hat.
     history: (B, T) float, residual of the selected start's support-projected iterate,
         recorded after the iterations listed in ``history_iterations`` (T,) int64.
     start_residuals: (B, K) float, final residual of every start (selection criterion).
@@ -87,17 +88,6 @@ def modulus_projection(x: torch.Tensor, magnitude: torch.Tensor,
     real part (Fienup's real-object variant)."""
     p = fourier_magnitude_projection(x, magnitude)
     return p.real.to(p.dtype) if real else p
-
-
-def fourier_residual(x: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
-    """Relative Fourier residual ``|| |F x| - sqrt(Y) ||^2 / ||sqrt(Y)||^2``, shape (B,).
-
-    x: (B, m, m) complex; magnitude: (B, m, m) = sqrt(Y). An all-zero Y gives the
-    unnormalised numerator (0 for x = 0).
-    """
-    diff = torch.fft.fft2(x).abs() - magnitude
-    scale = magnitude.square().sum(dim=(-2, -1))
-    return diff.square().sum(dim=(-2, -1)) / torch.where(scale > 0, scale, torch.ones_like(scale))
 
 
 def _check_measurements(Y: torch.Tensor) -> None:

@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 
 from ..geometry import Geometry
-from ..physics import unit_phase
-from ._common import SeedLike, check_param, finish, fourier_residual, prepare
+from ..physics import fourier_residual, unit_phase
+from ._common import SeedLike, check_param, finish, prepare
 from .lbfgs import _bcast, _dot, lbfgs
 
 __all__ = ["alm", "alm_objective"]

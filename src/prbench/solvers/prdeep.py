@@ -41,7 +41,7 @@ differ with the batch size, CUDA's TF32 especially), which this nonconvex iterat
 can amplify over many iterations.
 
 Scale: D expects objects on 0..``scale`` (prDeep: 0..255,
-:mod:`prbench.train.denoiser`). Each image's start x_0 is multiplied by
+:func:`prbench.nets.apply_denoiser`). Each image's start x_0 is multiplied by
 c = scale / max|x_0| (so its largest modulus is 255, like a [0, 1] training
 object whose brightest pixel is 1), the iteration runs on that scale (with
 a = c sqrt(Y)/m), and X_hat = x / c. D acts on the n x n frame only (x is zero
@@ -58,10 +58,9 @@ import torch
 from torch import nn
 
 from ..geometry import Geometry
-from ..nets.dncnn import apply_denoiser
-from ..physics import pad
-from ..train.denoiser import load_denoiser
-from ._common import SeedLike, SolverInfo, check_param, finish, fourier_residual, prepare
+from ..nets import apply_denoiser, load_network
+from ..physics import fourier_residual, pad
+from ._common import SeedLike, SolverInfo, check_param, finish, prepare
 from .augmented_lagrangian import alm_objective
 from .lbfgs import _bcast, _dot
 from .projection import hio
@@ -90,7 +89,7 @@ def _denoiser_bank(denoiser: Denoisers, sigmas: Sequence[float],
     prDeep's bank of networks each trained on one noise range (low <= sigma < high)."""
     def resolve(d: DenoiserLike) -> nn.Module:
         if isinstance(d, (str, Path)):
-            return load_denoiser(d, device)
+            return load_network(d, device, produced_by="train_denoiser")
         if not isinstance(d, nn.Module):
             raise TypeError(f"a denoiser must be an nn.Module or a checkpoint path, got "
                             f"{type(d).__name__}")

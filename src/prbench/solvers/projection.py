@@ -18,9 +18,10 @@ from typing import Callable
 import torch
 
 from ..geometry import Geometry
+from ..physics import fourier_residual
 from . import support as support_mod
 from ._common import (Constraint, SeedLike, SolverInfo, check_measurements, check_param, finish,
-                      fourier_residual, modulus_projection, prepare)
+                      modulus_projection, prepare)
 
 __all__ = ["hio", "raar", "hio_sw", "raar_sw"]
 

@@ -1,28 +1,10 @@
-"""Training of the learned initialiser g_W: losses (paper, Eqs. 2.1-2.2) and loop."""
+"""Training of prbench's networks: one loop (:mod:`.loop`) and its tasks, the learned
+initialiser g_W (:mod:`.initialiser`, with the losses of the paper's Eqs. 2.1-2.2 in
+:mod:`.losses`) and prDeep's denoiser (:mod:`.denoiser`)."""
 
-from .losses import (
-    OBJECTIVES,
-    ObjectiveTerms,
-    jacobian_frobenius_sq,
-    jacobian_frobenius_sq_from_outputs,
-    naive_loss,
-    objective,
-    passive_loss,
-)
-from .loop import HISTORY_COLUMNS, load_model, predict, random_placement, select_device, train
+from .denoiser import DenoisingTask, train_denoiser
+from .initialiser import InitialiserTask, predict, train
+from .loop import Cosine, OneCycle, fit
 
-__all__ = [
-    "OBJECTIVES",
-    "ObjectiveTerms",
-    "naive_loss",
-    "passive_loss",
-    "jacobian_frobenius_sq",
-    "jacobian_frobenius_sq_from_outputs",
-    "objective",
-    "HISTORY_COLUMNS",
-    "select_device",
-    "random_placement",
-    "train",
-    "predict",
-    "load_model",
-]
+__all__ = ["fit", "OneCycle", "Cosine", "InitialiserTask", "DenoisingTask", "train",
+           "train_denoiser", "predict"]

@@ -120,18 +120,20 @@ class TrainingCheckpoint:
 
 def write_final_outputs(checkpoint: TrainingCheckpoint, state: dict[str, Any], best_path: Path,
                         history_path: Path, history_columns: tuple[str, ...], *,
-                        model_config: dict[str, Any] | None) -> None:
+                        network: nn.Module) -> None:
     """Publish a finished training once: ``best.pt``, ``history.csv``; then drop the checkpoint.
 
     state: holds ``history`` (row dicts), ``best_model`` (the best-validation
     weights), ``best_epoch`` and ``best_val_loss``. ``best.pt`` stores those
-    weights with ``model_config`` (to rebuild the network) and the fingerprint
-    (what they were trained from).
+    weights with the class name (``model_class``) and constructor arguments
+    (``model_config``) of ``network``, which :func:`prbench.nets.load_network`
+    rebuilds, and the fingerprint (what they were trained from).
     """
     if "best_model" not in state:
         raise FloatingPointError("no epoch had a finite validation loss: nothing to publish; "
                                  "lower the learning rate")
-    save_torch({"model": state["best_model"], "model_config": model_config,
+    save_torch({"model": state["best_model"], "model_class": type(network).__name__,
+                "model_config": getattr(network, "config", None),
                 "epoch": state["best_epoch"], "val_loss": state["best_val_loss"],
                 "fingerprint": checkpoint.fingerprint}, best_path)
     write_csv_rows(history_path, state["history"], history_columns)

@@ -11,41 +11,27 @@ phase, so the solver's iterates carry an arbitrary one). The network works on
 noise estimate on that scale, i.e. ``mean |D(noisy) - clean|^2 / 255^2`` per
 real channel.
 
-One code path for CPU and CUDA, float32, AdamW with a cosine learning-rate decay
-per step. The whole state goes to a fingerprinted ``last.pt`` after every epoch
-and an interrupted run of the same data and settings resumes exactly
-(:mod:`prbench.train.checkpoint`, shared with the U-Net loop); once finished,
-``best.pt`` (lowest validation loss) and ``history.csv`` are written once,
-atomically, and ``last.pt`` is removed.
+:class:`DenoisingTask` is this as a task of the one training loop
+(:func:`prbench.train.loop.fit`: checkpoints, exact resume, best weights,
+history); :func:`train_denoiser` runs it in float32 with a cosine learning-rate
+decay per step.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..nets.dncnn import DnCNN, apply_denoiser
-from ..devices import select_device
-from ..io import load_torch
-from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
+from ..nets.dncnn import apply_denoiser
+from .loop import Autocast, Cosine, Streams, fit, history_columns
 
-__all__ = ["HISTORY_COLUMNS", "train_denoiser", "load_denoiser", "denoiser_gain", "add_noise"]
+__all__ = ["HISTORY_COLUMNS", "DenoisingTask", "add_noise", "denoiser_gain", "train_denoiser"]
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_gain", "lr", "seconds",
-                   "images_per_s")
 SigmaRanges = Sequence[tuple[float, float]]
-
-
-def _generator(device: torch.device, *key: int) -> torch.Generator:
-    """Generator on ``device`` seeded from the integer key (seed, epoch, stream)."""
-    state = np.random.SeedSequence(list(key)).generate_state(2, dtype=np.uint32)
-    return torch.Generator(device=device).manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def _check_ranges(sigma_ranges: SigmaRanges) -> torch.Tensor:
@@ -102,122 +88,84 @@ def _check_objects(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
-def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.Tensor, *,
-                   sigma_ranges: SigmaRanges = ((0.0, 55.0),), epochs: int = 10,
-                   batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
-                   seed: int = 0, device: str | torch.device = "auto", out_dir: str | Path,
-                   scale: float = 255.0, progress: bool = False, resume: bool = True,
-                   time_limit_s: float | None = None) -> dict[str, Any]:
-    """Train a blind denoiser (e.g. :class:`prbench.nets.DnCNN`); see the module docstring.
+class DenoisingTask:
+    """Blind denoising of (N, n, n) complex objects on [0, 1]; see the module docstring.
 
-    objects, val_objects: (N, n, n) complex objects on [0, 1] (any device; moved to
-    ``device``). sigma_ranges: noise-level ranges on the 0..``scale`` scale (prDeep
-    trains one network per range; pass one range per call to do the same).
-    The validation set gets one fixed draw of phases, sigmas and noise (from
-    ``seed``); val_gain = MSE(noisy) / MSE(denoised) on it. Shuffling, phases,
-    sigmas and noise come from generators seeded by (seed, epoch); seed the model's
-    initialisation yourself. ``progress`` prints one line per epoch. ``resume``:
-    continue a ``last.pt`` of the same fingerprint; ``time_limit_s``: stop
-    (resumably, without final outputs) after the first epoch ending past it.
-
-    Returns a JSON-able summary: device, epochs, epochs_trained (in this call),
-    resumed_from, finished, best_epoch, best_val_loss, final val_gain, history
-    (row dicts of :data:`HISTORY_COLUMNS`), seconds and the paths of best.pt,
-    last.pt and history.csv. The model keeps the last weights.
+    objects, val_objects: the training and validation objects (any device; moved to
+    the training device). sigma_ranges: noise-level ranges on the 0..``scale``
+    scale (prDeep trains one network per range; give one range per task to do the
+    same). Each epoch shuffles with stream 0 of the epoch and draws the phases,
+    sigmas and noise of its batches from the same generator, after the
+    permutation. The validation set gets one fixed draw (stream 2 before training);
+    val_gain = MSE(noisy) / MSE(denoised) on it.
     """
-    _check_objects(objects, "objects")
-    _check_objects(val_objects, "val_objects")
-    ranges = _check_ranges(sigma_ranges)
-    if epochs < 1 or batch_size < 1 or not lr > 0 or not scale > 0:
-        raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0, scale > 0; got "
-                         f"{epochs}, {batch_size}, {lr}, {scale}")
-    started = time.perf_counter()
-    device = select_device(device)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    settings = {"sigma_ranges": ranges.tolist(), "epochs": epochs, "batch_size": batch_size,
-                "lr": float(lr), "weight_decay": float(weight_decay), "seed": seed,
-                "scale": float(scale), "device": device.type}
-    checkpoint = TrainingCheckpoint(out / "last.pt", fingerprint(
-        data={"train": (objects,), "validation": (val_objects,)}, settings=settings,
-        network=model))
-    train_x = objects.to(device, torch.complex64)
-    val_noisy, val_clean = _noisy_pairs(val_objects.to(device, torch.complex64), ranges, scale,
-                                        _generator(device, seed, 0, 2))
-    val_noisy_mse = torch.view_as_real((val_noisy - val_clean) / scale).square().mean().item()
-    steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    model.to(device, memory_format=torch.channels_last).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
-    state: dict[str, Any] = {"epoch": 0, "history": [], "best_val_loss": math.inf,
-                             "best_epoch": 0}
-    saved = checkpoint.resume() if resume else None
-    if saved is not None:
-        model.load_state_dict(saved.pop("model"))
-        optimizer.load_state_dict(saved.pop("optimizer"))
-        scheduler.load_state_dict(saved.pop("scheduler"))
-        state = saved
-    resumed_from = state["epoch"]
-    while state["epoch"] < epochs:
-        epoch = state["epoch"] + 1
-        epoch_start = time.perf_counter()
-        generator = _generator(device, seed, epoch, 0)
-        order = torch.randperm(len(train_x), generator=generator, device=device)
-        loss_sum = torch.zeros((), device=device)
+
+    train_columns = ()
+    validation_columns = ("val_gain",)
+
+    def __init__(self, objects: torch.Tensor, val_objects: torch.Tensor, *,
+                 sigma_ranges: SigmaRanges = ((0.0, 55.0),), scale: float = 255.0) -> None:
+        _check_objects(objects, "objects")
+        _check_objects(val_objects, "val_objects")
+        self.ranges = _check_ranges(sigma_ranges)
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        self.scale = float(scale)
+        self.size = len(objects)
+        self.data = {"train": (objects,), "validation": (val_objects,)}
+        self.settings = {"sigma_ranges": self.ranges.tolist(), "scale": self.scale}
+
+    def prepare(self, device: torch.device, streams: Streams) -> None:
+        """Move the objects to ``device``; draw the validation pairs there."""
+        self.device = device
+        self.objects = self.data["train"][0].to(device, torch.complex64)
+        self.val_noisy, self.val_clean = _noisy_pairs(
+            self.data["validation"][0].to(device, torch.complex64), self.ranges, self.scale,
+            streams(2, device))
+        noise = torch.view_as_real((self.val_noisy - self.val_clean) / self.scale)
+        self.val_noisy_mse = noise.square().mean().item()
+
+    def batches(self, streams: Streams, batch_size: int
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(noisy, clean) (B, n, n) complex64 on the 0..scale scale."""
+        generator = streams(0, self.device)
+        order = torch.randperm(self.size, generator=generator, device=self.device)
         for index in order.split(batch_size):
-            noisy, clean = _noisy_pairs(train_x[index], ranges, scale, generator)
-            loss = _loss(model, noisy, clean, scale)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach() * len(index)
-        train_loss = loss_sum.item() / len(train_x)
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(f"non-finite training loss in epoch {epoch}; lower lr")
-        train_seconds = time.perf_counter() - epoch_start
-        model.eval()
-        with torch.no_grad():
-            val_loss = sum(_loss(model, n, c, scale).item() * len(n) for n, c in
-                           zip(val_noisy.split(batch_size), val_clean.split(batch_size)))
-        val_loss /= len(val_noisy)
-        model.train()
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-               "val_gain": val_noisy_mse / val_loss, "lr": scheduler.get_last_lr()[0],
-               "seconds": time.perf_counter() - epoch_start,
-               "images_per_s": len(train_x) / train_seconds}
-        state = {**state, "epoch": epoch, "history": state["history"] + [row]}
-        if val_loss < state["best_val_loss"]:
-            state.update(best_val_loss=val_loss, best_epoch=epoch, best_model={
-                key: value.detach().clone() for key, value in model.state_dict().items()})
-        checkpoint.save({**state, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
-        if progress:
-            print(f"denoiser epoch {epoch}/{epochs}  train {train_loss:.4g}  val {val_loss:.4g}  "
-                  f"gain {row['val_gain']:.2f}  {row['seconds']:.1f}s", flush=True)
-        if time_limit_s is not None and time.perf_counter() - started >= time_limit_s:
-            break
-    best_path, history_path = out / "best.pt", out / "history.csv"
-    finished = state["epoch"] == epochs
-    if finished:
-        write_final_outputs(checkpoint, state, best_path, history_path, HISTORY_COLUMNS,
-                            model_config=model.config)
-    history = state["history"]
-    return {"device": str(device), "epochs": epochs, "epochs_trained": state["epoch"] - resumed_from,
-            "resumed_from": resumed_from, "finished": finished, "best_epoch": state["best_epoch"],
-            "best_val_loss": state["best_val_loss"],
-            "val_gain": history[-1]["val_gain"] if history else math.nan, "history": history,
-            "seconds": time.perf_counter() - started, "best": str(best_path),
-            "last": str(checkpoint.path), "history_csv": str(history_path)}
+            yield _noisy_pairs(self.objects[index], self.ranges, self.scale, generator)
+
+    def loss(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return _loss(model, *batch, self.scale), {}
+
+    def validate(self, model: nn.Module, batch_size: int, autocast: Autocast
+                 ) -> tuple[float, dict[str, float]]:
+        with autocast():
+            val_loss = sum(_loss(model, noisy, clean, self.scale).item() * len(noisy)
+                           for noisy, clean in zip(self.val_noisy.split(batch_size),
+                                                   self.val_clean.split(batch_size)))
+        val_loss /= len(self.val_noisy)
+        return val_loss, {"val_gain": self.val_noisy_mse / val_loss}
 
 
-def load_denoiser(path: str | Path, device: str | torch.device = "cpu") -> DnCNN:
-    """Rebuild the :class:`DnCNN` of a ``best.pt``, in eval mode on ``device``."""
-    device = select_device(device)
-    stored = load_torch(path, produced_by="train_denoiser", map_location=device)
-    model = DnCNN(**stored["model_config"])
-    model.load_state_dict(stored["model"])
-    return model.to(device, memory_format=torch.channels_last).eval()
+#: The columns of the denoiser's ``history.csv``.
+HISTORY_COLUMNS = history_columns(DenoisingTask)
+
+
+def train_denoiser(model: nn.Module, objects: torch.Tensor, val_objects: torch.Tensor, *,
+                   sigma_ranges: SigmaRanges = ((0.0, 55.0),), scale: float = 255.0,
+                   amp: bool = False, **options: Any) -> dict[str, Any]:
+    """Train a blind denoiser (e.g. :class:`prbench.nets.DnCNN`) on a :class:`DenoisingTask`.
+
+    The data and noise arguments are :class:`DenoisingTask`'s; the learning rate
+    decays on a cosine per step (:class:`prbench.train.loop.Cosine`); float32
+    unless ``amp``; ``options`` are :func:`prbench.train.loop.fit`'s (epochs,
+    batch_size, lr, seed, device, out_dir, time_limit_s, ...). Returns fit's
+    summary plus the final ``val_gain``.
+    """
+    task = DenoisingTask(objects, val_objects, sigma_ranges=sigma_ranges, scale=scale)
+    summary = fit(model, task, schedule=Cosine(), amp=amp, **options)
+    history = summary["history"]
+    return {**summary, "val_gain": history[-1]["val_gain"] if history else math.nan}
 
 
 def denoiser_gain(model: nn.Module, objects: torch.Tensor, sigma: float, *, seed: int = 0,

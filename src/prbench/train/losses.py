@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ..nets.unet import normalize_measurements, to_complex
-from ..physics import pad
+from ..physics import fourier_residual
 
 __all__ = [
     "OBJECTIVES",
@@ -62,7 +62,8 @@ def passive_loss(y: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
         mean_b  || |F pad(x_pred_b, m)| - sqrt(Y_b) ||^2 / ||sqrt(Y_b)||^2.
 
     y: (B, m, m) measured intensities |F pad(X, m)|^2 (unnormalised DFT; m is
-    read from y's shape); x_pred: (B, h, w) complex network output, h, w <= m. Comparing magnitudes
+    read from y's shape); x_pred: (B, h, w) complex network output, h, w <= m.
+    The batch mean of :func:`prbench.physics.fourier_residual`. Comparing magnitudes
     (amplitude loss) rather than intensities keeps the weak high frequencies from
     being swamped by the DC term; dividing by ||sqrt Y||^2 = m^2 ||X||^2 makes the
     loss dimensionless and per-image scale-free (0 iff |F pad(x_pred)| = sqrt Y).
@@ -71,13 +72,10 @@ def passive_loss(y: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
     """
     if y.ndim != 3 or y.shape[-1] != y.shape[-2]:
         raise ValueError(f"y must have shape (B, m, m), got {tuple(y.shape)}")
-    m = y.shape[-1]
     with torch.autocast(device_type=y.device.type, enabled=False):
-        magnitude = torch.fft.fft2(pad(_complex32(x_pred), m)).abs()
-        target = y.to(magnitude.dtype).clamp_min(0).sqrt()
-        error = (magnitude - target).square().sum(dim=(-2, -1))
-        energy = target.square().sum(dim=(-2, -1))
-        return (error / energy.clamp_min(torch.finfo(energy.dtype).tiny)).mean()
+        x_pred = _complex32(x_pred)
+        target = y.to(x_pred.real.dtype).clamp_min(0).sqrt()
+        return fourier_residual(x_pred, target).mean()
 
 
 def jacobian_frobenius_sq_from_outputs(outputs: torch.Tensor, inputs: torch.Tensor,

@@ -1,0 +1,169 @@
+"""Training and inference of the learned initialiser g_W: Y -> X (paper, Sec. 2.1, 3).
+
+:class:`InitialiserTask` is the naive or passive objective (Eqs. 2.1-2.2) as a
+task of the one training loop (:func:`prbench.train.loop.fit`); :func:`train`
+runs it with the U-Nets' one-cycle schedule; :func:`predict` applies a network.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from ..data.synth import random_placement
+from ..devices import select_device
+from ..geometry import Geometry
+from ..metrics import symmetric_mse
+from ..nets.unet import normalize_measurements, to_complex
+from ..physics import forward
+from . import losses
+from .loop import Autocast, OneCycle, Streams, fit, history_columns
+
+__all__ = ["HISTORY_COLUMNS", "InitialiserTask", "predict", "train"]
+
+
+def _check_pairs(data: tuple[torch.Tensor, ...], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate an (x (N, n, n) complex, y (N, m, m) real) pair of tensors."""
+    if (not isinstance(data, tuple) or len(data) != 2
+            or not all(isinstance(t, torch.Tensor) for t in data)):
+        raise TypeError(f"{name} must be a tuple (x, y) of tensors")
+    x, y = data
+    if x.ndim != 3 or y.ndim != 3 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"{name}: x {tuple(x.shape)} and y {tuple(y.shape)} must be non-empty "
+                         "(N, n, n) and (N, m, m) stacks of equal N")
+    return x, y
+
+
+class InitialiserTask:
+    """Learning g_W: Y -> X with the naive or the passive objective (paper, Sec. 2.1).
+
+    train_set, val_set: tuples (x (N, n, n) complex64, y (N, m, m) float32) of CPU
+    tensors; the geometry (n, m) is read from val_set's shapes.
+    on_the_fly: (N, h, w) real base images; then ``train_set`` must be None and
+    each epoch draws fresh placements (:func:`prbench.data.synth.random_placement`,
+    stream 1 of the epoch) and computes Y = |F pad(X, m)|^2 on the device.
+    objective: "naive" (naive_loss on X) or "passive" (passive_loss +
+    jacobian_weight * ||J||_F^2 estimated with ``n_projections`` projections;
+    :func:`prbench.train.losses.objective`). Shuffling: a DataLoader with stream 0
+    of the epoch. History: train_jacobian (NaN when not computed) and
+    val_symmetric_mse (:func:`prbench.metrics.symmetric_mse` over the first
+    ``metric_images`` validation images); val_loss is the data term alone.
+    """
+
+    train_columns = ("train_jacobian",)
+    validation_columns = ("val_symmetric_mse",)
+
+    def __init__(self, train_set: tuple[torch.Tensor, torch.Tensor] | None,
+                 val_set: tuple[torch.Tensor, torch.Tensor], *, objective: str = "passive",
+                 jacobian_weight: float = 0.0, n_projections: int = 1,
+                 on_the_fly: torch.Tensor | None = None, metric_images: int = 256) -> None:
+        if (on_the_fly is None) == (train_set is None):
+            raise ValueError("give exactly one of train_set and on_the_fly")
+        if objective not in losses.OBJECTIVES:
+            raise ValueError(f"objective must be one of {losses.OBJECTIVES}, got {objective!r}")
+        self.val_set = _check_pairs(val_set, "val_set")
+        self.geometry = Geometry(self.val_set[0].shape[-1], self.val_set[1].shape[-1])
+        if on_the_fly is not None:
+            train_tensors = (on_the_fly,)
+        else:
+            train_tensors = _check_pairs(train_set, "train_set")
+            for (x, y), name in ((train_tensors, "train_set"), (self.val_set, "val_set")):
+                self.geometry.check_objects(x, f"{name} x")
+                self.geometry.check_measurements(y, f"{name} y")
+        self.on_the_fly = on_the_fly is not None
+        self.train_data = TensorDataset(*train_tensors)
+        self.size = len(self.train_data)
+        self.data = {"train": train_tensors, "validation": self.val_set}
+        self.objective = {"kind": objective, "jacobian_weight": float(jacobian_weight),
+                          "n_projections": n_projections}
+        self.metric_images = metric_images
+        self.settings = {**self.objective, "on_the_fly": self.on_the_fly,
+                         "metric_images": metric_images}
+        self.device = torch.device("cpu")
+
+    def prepare(self, device: torch.device, streams: Streams) -> None:
+        """The data stay on the CPU; batches move to ``device``."""
+        self.device = device
+
+    def batches(self, streams: Streams, batch_size: int
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(x (B, n, n) complex64, y (B, m, m) float32) on the device."""
+        cpu = torch.device("cpu")
+        loader = DataLoader(self.train_data, batch_size=batch_size, shuffle=True,
+                            generator=streams(0, cpu))
+        for batch in loader:
+            if self.on_the_fly:
+                x = random_placement(batch[0], self.geometry, generator=streams(1, cpu))[0]
+                x = x.to(self.device, non_blocking=True)
+                yield x, forward(x, self.geometry.m)
+            else:
+                yield tuple(t.to(self.device, non_blocking=True) for t in batch)
+
+    def loss(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        terms = losses.objective(model, *batch, **self.objective)
+        return terms.total, {} if terms.jacobian is None else {"train_jacobian": terms.jacobian}
+
+    def validate(self, model: nn.Module, batch_size: int, autocast: Autocast
+                 ) -> tuple[float, dict[str, float]]:
+        """Mean data loss (no Jacobian penalty) and mean symmetric MSE of the first
+        ``metric_images`` validation images."""
+        loss_sum, count, errors = 0.0, 0, []
+        for x, y in DataLoader(TensorDataset(*self.val_set), batch_size=batch_size):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            with autocast():
+                terms = losses.objective(model, x, y, kind=self.objective["kind"])
+            loss_sum += terms.data.item() * x.shape[0]
+            count += x.shape[0]
+            scored = sum(e.numel() for e in errors)
+            if scored < self.metric_images:
+                keep = slice(0, self.metric_images - scored)
+                errors.append(symmetric_mse(x[keep], terms.prediction[keep], self.geometry).cpu())
+        symmetric = torch.cat(errors).mean().item() if errors else math.nan
+        return loss_sum / count, {"val_symmetric_mse": symmetric}
+
+
+#: The columns of an initialiser's ``history.csv``.
+HISTORY_COLUMNS = history_columns(InitialiserTask)
+
+
+def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor] | None,
+          val_set: tuple[torch.Tensor, torch.Tensor], *, objective: str = "passive",
+          jacobian_weight: float = 0.0, n_projections: int = 1,
+          on_the_fly: torch.Tensor | None = None, metric_images: int = 256,
+          warmup_fraction: float = 0.05, **options: Any) -> dict[str, Any]:
+    """Train ``model`` (e.g. :class:`prbench.nets.UNet`) on Y -> X; paper Sec. 2.1, Eq. (2.2).
+
+    The data and objective arguments are :class:`InitialiserTask`'s; the learning
+    rate follows a one-cycle schedule (:class:`prbench.train.loop.OneCycle`) with
+    ``warmup_fraction``; ``options`` are :func:`prbench.train.loop.fit`'s (epochs,
+    batch_size, lr, seed, device, out_dir, amp, time_limit_s, ...), whose summary
+    this returns.
+    """
+    task = InitialiserTask(train_set, val_set, objective=objective,
+                           jacobian_weight=jacobian_weight, n_projections=n_projections,
+                           on_the_fly=on_the_fly, metric_images=metric_images)
+    return fit(model, task, schedule=OneCycle(warmup_fraction), **options)
+
+
+def predict(model: nn.Module, y: torch.Tensor, batch_size: int = 256,
+            device: str | torch.device = "auto") -> torch.Tensor:
+    """Network reconstructions g(Y): y (B, m, m) intensities -> (B, n, n) complex64 on the CPU.
+
+    Runs in float32 under ``torch.no_grad`` in eval mode (the model is moved to
+    ``device`` and its train/eval mode restored afterwards).
+    """
+    device = select_device(device)
+    was_training = model.training
+    model.to(device).eval()
+    y = torch.as_tensor(y)
+    with torch.no_grad():
+        chunks = [to_complex(model(normalize_measurements(chunk.to(device)))).cpu()
+                  for chunk in y.split(batch_size)]
+    model.train(was_training)
+    return torch.cat(chunks)
