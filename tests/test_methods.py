@@ -10,6 +10,7 @@ import yaml
 
 from prbench import config as config_module
 from prbench import methods
+from prbench.data import synth
 from prbench.geometry import Geometry
 from prbench.physics import forward
 from prbench.io import save_torch
@@ -111,11 +112,30 @@ def test_refined_method_starts_alm_from_the_output_inside_its_support(network):
     assert not np.abs(result.x_hat[:, ~support.numpy().any(0)]).any()
 
 
+def test_mean_object_calibration_predicts_the_mean_training_object(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 28, 28)).astype(np.uint8)
+    train = synth.synthesize(images, np.zeros(20, np.int64), 20, seed=1, split="train",
+                             geometry=G)
+    train.save(tmp_path / "train.npz")
+    y = measurements(3)
+    result = methods.reconstruct("mean_object", y, np.arange(3), {}, seed=0, geometry=G,
+                                 device="cpu", training_set=tmp_path / "train.npz")
+    mean = train.x.astype(np.complex128).mean(axis=0)
+    assert result.x_hat.shape == (3, G.n, G.n)
+    for image in result.x_hat:
+        np.testing.assert_allclose(image, mean, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="training split"):
+        methods.reconstruct("mean_object", y, np.arange(3), {}, seed=0, geometry=G,
+                            device="cpu")
+
+
 def test_registry_is_torch_free_data_and_checks_its_entries():
     assert set(METHODS) >= {"hio", "alm", "passive_refined", "prdeep"}
-    assert METHODS["passive_refined"].needs() == {"network": "passive"}
-    assert METHODS["prdeep"].needs() == {"denoiser": "denoiser"}
+    assert METHODS["passive_refined"].needs() == {"network": "models/passive/best.pt"}
+    assert METHODS["prdeep"].needs() == {"denoiser": "models/denoiser/best.pt"}
     assert METHODS["hio"].needs() == {}
+    assert METHODS["mean_object"].needs() == {"training_set": "data/train.npz"}
     with pytest.raises(ValueError, match="group"):
         Method("x", "X", "nowhere", "hio")
     with pytest.raises(ValueError, match="needs a model"):

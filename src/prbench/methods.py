@@ -2,7 +2,8 @@
 
 What a method is lives in :mod:`prbench.registry` (pure data); this module runs it:
 an iterative solver from random starts, a trained network's output, a solver from the
-network's support (and output), or prDeep with its denoiser.
+network's support (and output), prDeep with its denoiser, or the calibration's mean
+training object.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .data import synth
 from .devices import select_device
 from .geometry import Geometry, check_geometry
 from .nets import load_network
@@ -53,8 +55,8 @@ def image_seeds(seed: int, method: str, indices: np.ndarray) -> list[int]:
 
 def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, Any], *,
                 seed: int, geometry: Geometry, device: str = "auto",
-                network: str | Path | None = None,
-                denoiser: str | Path | None = None) -> ShardResult:
+                network: str | Path | None = None, denoiser: str | Path | None = None,
+                training_set: str | Path | None = None) -> ShardResult:
     """Reconstruct one shard with a registered method.
 
     y: (B, m, m) float32 measurements; indices: (B,) their test-set indices (for
@@ -64,10 +66,12 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     geometry: the run's (n, m), passed to the solver (y must be (B, m, m));
     network: path of the trained U-Net's ``best.pt``, required when the method has
     a model; denoiser: path of the trained denoiser's ``best.pt``, required when
-    the method uses one. A network-output method returns the network's (B, n, n)
-    output; every other method (B, m, m) solver iterates. ``seconds`` is the
-    method's own stage: the network's inference for a network-output method, the
-    solver alone for the others.
+    the method uses one; training_set: path of the synthesized training split,
+    required by the mean-object calibration. A network-output method returns the
+    network's (B, n, n) output, the mean-object method the (n, n) mean of the
+    training objects for every image, every other method (B, m, m) solver iterates.
+    ``seconds`` is the method's own stage: the network's inference for a
+    network-output method, the solver alone for the others.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; registered: {sorted(METHODS)}")
@@ -79,6 +83,10 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     if spec.denoiser != (denoiser is not None):
         raise ValueError(f"method {method!r} needs " + ("a trained denoiser" if spec.denoiser
                                                         else "no denoiser"))
+    if spec.mean_object != (training_set is not None):
+        raise ValueError(f"method {method!r} needs " + ("the training split"
+                                                        if spec.mean_object
+                                                        else "no training split"))
     solver_params = dict(params)
     support_params = solver_params.pop("support", None)
     if spec.solver is None and params:
@@ -96,6 +104,14 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     check_geometry(geometry).check_measurements(y, "y")
     target = select_device(device)
     measurements = torch.from_numpy(np.ascontiguousarray(y))
+    if spec.mean_object:
+        mean = torch.from_numpy(synth.load(training_set).x).mean(dim=0)
+        geometry.check_objects(mean, f"objects of {training_set}")
+        x_hat = mean.expand(len(indices), *mean.shape).contiguous()
+        return ShardResult(x_hat=x_hat.numpy(),
+                           residual=fourier_residual(x_hat, measurements.sqrt()).numpy(),
+                           iterations=np.zeros(len(indices), np.int64), seconds=0.0,
+                           device="cpu")
     support = init = None
     if spec.model is not None:
         model = load_network(network, target, produced_by=f"train_{spec.model}")

@@ -20,6 +20,7 @@ GROUP_TITLES = {
     "paper": "Methods compared in the paper",
     "beyond": "Not compared in the paper: support-free baselines and controls",
     "reference": "Reference only: uses knowledge the paper's methods do not (object real, >= 0)",
+    "calibration": "Calibration: one constant prediction for every image, measurements unused",
 }
 
 
@@ -37,7 +38,10 @@ class Method:
     the solver from the network output, "random" from random phases. A method
     with a model and a solver estimates its support from the network output
     (paper, Sec. 2.2). denoiser: the solver takes the trained denoiser (prDeep).
-    fixed: solver keyword arguments that define the method and are not configurable.
+    mean_object: the method predicts the mean object of the training split for every
+    image (no solver, no model): the calibration row, the level a method that
+    learned nothing from Y reaches. fixed: solver keyword arguments that define the
+    method and are not configurable.
     """
 
     name: str
@@ -47,12 +51,17 @@ class Method:
     model: str | None = None
     start: str = "random"
     denoiser: bool = False
+    mean_object: bool = False
     fixed: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.group not in GROUP_TITLES:
             raise ValueError(f"method {self.name!r}: group must be one of {list(GROUP_TITLES)}")
-        if self.solver is None and (self.model is None or self.denoiser or self.fixed):
+        if self.mean_object and (self.solver or self.model or self.denoiser or self.fixed):
+            raise ValueError(f"method {self.name!r}: the mean-object prediction takes no "
+                             "solver, model, denoiser or fixed parameters")
+        if (self.solver is None and not self.mean_object
+                and (self.model is None or self.denoiser or self.fixed)):
             raise ValueError(f"method {self.name!r}: without a solver it is a network's output "
                              "and needs a model, and no denoiser or fixed parameters")
         if self.start not in ("random", "output") or (self.start == "output" and not self.model):
@@ -60,10 +69,12 @@ class Method:
                              "a model")
 
     def needs(self) -> dict[str, str]:
-        """The trained networks a reconstruction job needs: {"network": model} and/or
-        {"denoiser": "denoiser"}; each value names ``models/<value>/best.pt``."""
-        return ({"network": self.model} if self.model else {}) | (
-            {"denoiser": "denoiser"} if self.denoiser else {})
+        """What a reconstruction job needs beside the test set, role -> run-relative file:
+        "network" (``models/<model>/best.pt``), "denoiser" (``models/denoiser/best.pt``),
+        "training_set" (``data/train.npz``)."""
+        return ({"network": f"models/{self.model}/best.pt"} if self.model else {}) | (
+            {"denoiser": "models/denoiser/best.pt"} if self.denoiser else {}) | (
+            {"training_set": "data/train.npz"} if self.mean_object else {})
 
 
 METHODS: dict[str, Method] = {
@@ -83,6 +94,7 @@ METHODS: dict[str, Method] = {
         Method("naive_support_only", "Naive support, random start", "beyond", "alm", "naive"),
         Method("hio_realpos", "HIO real>=0 (ref.)", "reference", "hio",
                fixed={"real_nonnegative": True}),
+        Method("mean_object", "Mean training object", "calibration", None, mean_object=True),
     )
 }
 

@@ -127,13 +127,15 @@ def train_denoiser_network(*, train_set: str | Path, settings: dict[str, Any],
 def reconstruct_shard(*, method: str, test: str | Path, output: str | Path, shard: int,
                       shards: int, settings: dict[str, Any], seed: int, device: str,
                       repository: str | Path, network: str | Path | None = None,
-                      denoiser: str | Path | None = None) -> None:
-    """Reconstruct test shard ``shard`` of ``shards`` with a registered method."""
+                      denoiser: str | Path | None = None,
+                      training_set: str | Path | None = None) -> None:
+    """Reconstruct test shard ``shard`` of ``shards`` with a registered method (with what
+    the registry says it needs: network, denoiser or training split)."""
     data = synth.load(test)
     indices = methods.shard_indices(len(data.y), shards, shard)
     result = methods.reconstruct(method, data.y[indices], indices, settings, seed=seed,
                                  geometry=data.geometry, device=device, network=network,
-                                 denoiser=denoiser)
+                                 denoiser=denoiser, training_set=training_set)
     _LOG.info("%s shard %d: %d images in %.1f s on %s, median residual %.3g", method, shard,
               len(indices), result.seconds, result.device, float(np.median(result.residual)))
     record = provenance.collect(repository=repository, seed=seed, device=result.device,

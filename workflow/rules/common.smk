@@ -11,11 +11,13 @@ ENV = "../envs/prbench.yml"
 SHARDS = range(config["reconstruction"]["shards"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
 # Networks are trained only when a configured method needs them.
-NEEDED = {name for method in ALL_METHODS for name in METHODS[method].needs().values()}
+NEEDED = {path for method in ALL_METHODS for path in METHODS[method].needs().values()}
 MODELS = [
-    model for model in config.get("training", {}).get("models", {}) if model in NEEDED
+    model
+    for model in config.get("training", {}).get("models", {})
+    if f"models/{model}/best.pt" in NEEDED
 ]
-TRAINED = MODELS + (["denoiser"] if "denoiser" in NEEDED else [])
+TRAINED = MODELS + (["denoiser"] if "models/denoiser/best.pt" in NEEDED else [])
 # The decoded Fashion-MNIST of the configured source: one file per source, shared by
 # every run (its rule has no run-dependent parameters).
 FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
@@ -24,10 +26,11 @@ REPOSITORY = workflow.basedir
 
 
 def reconstruction_inputs(wildcards):
-    """The test set and, from the registry, the trained networks a method's shard needs."""
+    """The test set and, from the registry, what else a method's shard needs (its trained
+    network or denoiser, or the training split)."""
     needs = METHODS[wildcards.method].needs()
     return {"test": f"{RESULTS}/data/test.npz"} | {
-        role: f"{RESULTS}/models/{name}/best.pt" for role, name in needs.items()
+        role: f"{RESULTS}/{path}" for role, path in needs.items()
     }
 
 
