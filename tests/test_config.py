@@ -9,6 +9,7 @@ import yaml
 from snakemake.utils import validate
 
 from prbench.config import ConfigError, check
+from prbench.registry import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -49,6 +50,11 @@ def test_shipped_config_states_every_key_the_default_states(path):
         if isinstance(parent, dict) and key not in present:
             missing.add(key)
     assert not missing, f"{path.name} leaves unset: {sorted(missing)}"
+
+
+def test_schema_checks_the_parameters_of_every_registered_method():
+    methods = load(SCHEMA)["properties"]["reconstruction"]["properties"]["methods"]
+    assert set(methods["properties"]) == set(METHODS)
 
 
 def base():

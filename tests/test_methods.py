@@ -17,7 +17,7 @@ from prbench.io import save_torch
 from prbench.nets import UNet, normalize_measurements, to_complex
 from prbench.physics import pad
 from prbench.registry import METHODS, Method
-from prbench.solvers import alm
+from prbench.solvers import SOLVERS, alm
 from prbench.solvers import support as support_module
 from synthetic_objects import blob_objects
 from workflow_helpers import ROOT
@@ -142,6 +142,11 @@ def test_registry_is_torch_free_data_and_checks_its_entries():
         Method("x", "X", "beyond", None)
     with pytest.raises(ValueError, match="start"):
         Method("x", "X", "beyond", "hio", start="output")
+
+
+def test_every_registered_solver_exists():
+    """The registry is data: each method's solver key must name a function of prbench.solvers."""
+    assert {method.solver for method in METHODS.values()} - {None} <= set(SOLVERS)
 
 
 @pytest.mark.parametrize(

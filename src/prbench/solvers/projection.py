@@ -1,10 +1,11 @@
-"""Projection-based solvers: HIO, RAAR and their shrink-wrap variants.
+"""Projection-based solvers: HIO, RAAR, the difference map and their shrink-wrap variants.
 
 All share one driver (:func:`_run`): K starts per image run as one (B*K, m, m)
 batch, iterate ``x_{k+1} = T(x_k)``, optionally update the support (shrink-wrap),
 polish with error reduction ``x <- P_C P_M x`` and keep, per image, the start whose
 final estimate ``P_C x`` has the smallest Fourier residual
-``|| |F P_C x| - sqrt(Y) ||^2 / ||sqrt(Y)||^2``.
+``|| |F P_C x| - sqrt(Y) ||^2 / ||sqrt(Y)||^2``. A :class:`Scheme` is the map T and,
+for the difference map, the read-out of its estimate from the iterate.
 
 Notation: P_M is the Fourier-modulus projection ``F^-1(sqrt(Y) F x / |F x|)``,
 P_C the object-domain projection (zero off the support S; with
@@ -13,7 +14,7 @@ P_C the object-domain projection (zero off the support S; with
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 
@@ -23,21 +24,63 @@ from . import support as support_mod
 from ._common import (Constraint, SeedLike, SolverInfo, check_measurements, check_param, finish,
                       modulus_projection, prepare)
 
-__all__ = ["hio", "raar", "hio_sw", "raar_sw"]
+__all__ = ["hio", "raar", "dm", "hio_sw", "raar_sw", "dm_sw"]
 
-Step = Callable[[torch.Tensor, torch.Tensor, Constraint], torch.Tensor]
+#: P_M of a (B*K, m, m) iterate, bound to the measured magnitudes.
+Projection = Callable[[torch.Tensor], torch.Tensor]
+#: A map of the iterate x, given P_M and the constraint C (whose ``project`` is P_C).
+Step = Callable[[torch.Tensor, Projection, Constraint], torch.Tensor]
 
 
-def _hio_step(beta: float) -> Step:
+class Scheme(NamedTuple):
+    """One projection algorithm: ``update`` is x_{k+1} = T(x_k); ``readout`` maps an
+    iterate to the point its estimates are read from (the driver logs, polishes and
+    returns P_C of it, shrink-wrap thresholds P_M of it); None means x itself."""
+
+    update: Step
+    readout: Step | None = None
+
+
+def _hio(beta: float) -> Scheme:
     """Fienup's HIO: x' = p where p = P_M x is feasible (on S; and Re p >= 0 with the
     real_nonnegative flag), x - beta p elsewhere."""
-    return lambda x, p, c: torch.where(c.feasible(p), p, x - beta * p)
+    def update(x: torch.Tensor, project_m: Projection, c: Constraint) -> torch.Tensor:
+        p = project_m(x)
+        return torch.where(c.feasible(p), p, x - beta * p)
+    return Scheme(update)
 
 
-def _raar_step(beta: float) -> Step:
+def _raar(beta: float) -> Scheme:
     """Luke's RAAR: x' = beta/2 (R_C R_M + I) x + (1 - beta) P_M x
     = beta (P_C(2p - x) + x - p) + (1 - beta) p, p = P_M x."""
-    return lambda x, p, c: beta * (c.project(2 * p - x) + x - p) + (1 - beta) * p
+    def update(x: torch.Tensor, project_m: Projection, c: Constraint) -> torch.Tensor:
+        p = project_m(x)
+        return beta * (c.project(2 * p - x) + x - p) + (1 - beta) * p
+    return Scheme(update)
+
+
+def _dm(beta: float) -> Scheme:
+    """Elser's difference map (Elser 2003, JOSA A 20, 40; Elser, Rankenburg & Thibault
+    2007, "Searching with iterated maps", PNAS 104, 418) with A = C, B = M:
+
+        x' = x + beta [P_C(f_M(x)) - P_M(f_C(x))],
+        f_C(x) = (1 + gamma_C) P_C x - gamma_C x,  gamma_C = -1/beta,
+        f_M(x) = (1 + gamma_M) P_M x - gamma_M x,  gamma_M = +1/beta
+
+    (the paper's f_A = P_A - (P_A - x)/beta, f_B = P_B + (P_B - x)/beta). At a fixed
+    point P_C(f_M(x)) = P_M(f_C(x)) is a solution; the read-out is P_C(f_M(x)), the one
+    in C, so the driver's final P_C leaves it as it is and ER polishes it like the
+    HIO/RAAR estimate. Two P_M per step. beta = 1 gives f_C = I and
+    x' = x + P_C(R_M x) - P_M x, HIO/RAAR with beta = 1 (Douglas-Rachford)."""
+    gamma = 1 / beta
+
+    def readout(x: torch.Tensor, project_m: Projection, c: Constraint) -> torch.Tensor:
+        return c.project((1 + gamma) * project_m(x) - gamma * x)
+
+    def update(x: torch.Tensor, project_m: Projection, c: Constraint) -> torch.Tensor:
+        f_c = (1 - gamma) * c.project(x) + gamma * x
+        return x + beta * (readout(x, project_m, c) - project_m(f_c))
+    return Scheme(update, readout)
 
 
 def _check_beta(beta: float) -> None:
@@ -48,9 +91,9 @@ class _ShrinkWrap:
     """Marchesini et al. (2003) support update, every ``update_every`` iterations:
     S <- {G_sigma * |P_M x| >= threshold * max}, sigma decaying geometrically from
     sigma_start (iteration 0) to sigma_end (last main iteration). The estimate is the
-    Fourier-consistent image P_M x, so the support can also grow where the data
-    demand it. A support that would be empty or exceed max_fraction of the grid is
-    not updated."""
+    Fourier-consistent image P_M x (x: the scheme's read-out), so the support can also
+    grow where the data demand it. A support that would be empty or exceed max_fraction
+    of the grid is not updated."""
 
     def __init__(self, update_every: int, sigma_start: float, sigma_end: float,
                  threshold: float, max_fraction: float, iters: int):
@@ -76,11 +119,11 @@ class _ShrinkWrap:
 
 
 def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | None,
-         seed: SeedLike, step: Step, *, iters: int, n_starts: int, er_iters: int,
+         seed: SeedLike, scheme: Scheme, *, iters: int, n_starts: int, er_iters: int,
          geometry: Geometry, real_nonnegative: bool, log_every: int,
          shrinkwrap: _ShrinkWrap | None = None) -> tuple[torch.Tensor, SolverInfo]:
-    """Common driver: starts, ``iters`` steps of ``step``, optional shrink-wrap,
-    ``er_iters`` error-reduction steps, best-of-K selection."""
+    """Common driver: starts, ``iters`` updates of ``scheme``, optional shrink-wrap,
+    read-out, ``er_iters`` error-reduction steps, best-of-K selection."""
     check_param("iters", iters, integer=True, ge=0)
     check_param("er_iters", er_iters, integer=True, ge=0)
     check_param("log_every", log_every, integer=True, ge=1)
@@ -91,23 +134,29 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
     history, logged = [], []
     guard_count = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
 
-    def log(t: int) -> None:
-        history.append(fourier_residual(constraint.project(x), a))
+    def project_m(z: torch.Tensor) -> torch.Tensor:
+        return modulus_projection(z, a, real_nonnegative)
+
+    def estimate() -> torch.Tensor:
+        return x if scheme.readout is None else scheme.readout(x, project_m, constraint)
+
+    def log(t: int, z: torch.Tensor) -> None:
+        history.append(fourier_residual(constraint.project(z), a))
         logged.append(t)
 
     for t in range(1, iters + 1):
-        p = modulus_projection(x, a, real_nonnegative)
-        x = step(x, p, constraint)
+        x = scheme.update(x, project_m, constraint)
         if shrinkwrap is not None and shrinkwrap.due(t):
-            constraint.support, kept = shrinkwrap.update(t, modulus_projection(x, a),
+            constraint.support, kept = shrinkwrap.update(t, modulus_projection(estimate(), a),
                                                          constraint.support)
             guard_count += kept.long()
         if t % log_every == 0:
-            log(t)
+            log(t, estimate())
+    x = estimate()
     for _ in range(er_iters):
-        x = constraint.project(modulus_projection(x, a, real_nonnegative))
+        x = constraint.project(project_m(x))
     if not logged or logged[-1] != iters + er_iters:
-        log(iters + er_iters)
+        log(iters + er_iters, x)
     n_total = torch.full((x.shape[0],), iters + er_iters, dtype=torch.int64, device=x.device)
     extra = {} if shrinkwrap is None else {"support_guard_count": guard_count}
     return finish(problem, constraint.project(x), constraint.support, history, logged, n_total,
@@ -131,7 +180,7 @@ def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     Returns X_hat (B, m, m) complex64 = P_S of the final iterate, and a SolverInfo.
     """
     _check_beta(beta)
-    return _run(Y, support, init, seed, _hio_step(beta), iters=iters, n_starts=n_starts,
+    return _run(Y, support, init, seed, _hio(beta), iters=iters, n_starts=n_starts,
                 er_iters=er_iters, geometry=geometry, real_nonnegative=real_nonnegative,
                 log_every=log_every)
 
@@ -146,19 +195,36 @@ def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tenso
     beta x_k + (1 - 2 beta) P_M x_k off S; then ER polish and best-of-K selection.
     """
     _check_beta(beta)
-    return _run(Y, support, init, seed, _raar_step(beta), iters=iters, n_starts=n_starts,
+    return _run(Y, support, init, seed, _raar(beta), iters=iters, n_starts=n_starts,
                 er_iters=er_iters, geometry=geometry, real_nonnegative=real_nonnegative,
                 log_every=log_every)
 
 
-def _shrinkwrap_run(step: Step, Y: torch.Tensor, support: torch.Tensor | None,
+def dm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
+       *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
+       n_starts: int = 4, er_iters: int = 100, log_every: int = 10):
+    """Difference map (Elser 2003; Elser, Rankenburg & Thibault 2007, PNAS), batched, best
+    of ``n_starts`` random starts; arguments as :func:`hio` (no real_nonnegative).
+
+    x_{k+1} = x_k + beta [P_S(f_M(x_k)) - P_M(f_S(x_k))], f_S = (1 - 1/beta) P_S + I/beta,
+    f_M = (1 + 1/beta) P_M - I/beta (two P_M per iteration); the estimate P_S(f_M(x))
+    is then ER-polished. X_hat (B, m, m) complex64 = P_S of the final iterate.
+    """
+    _check_beta(beta)
+    return _run(Y, support, init, seed, _dm(beta), iters=iters, n_starts=n_starts,
+                er_iters=er_iters, geometry=geometry, real_nonnegative=False,
+                log_every=log_every)
+
+
+def _shrinkwrap_run(scheme: Scheme, Y: torch.Tensor, support: torch.Tensor | None,
                     init: torch.Tensor | None, seed: SeedLike, *, geometry: Geometry,
                     iters: int = 1000, n_starts: int = 4, er_iters: int = 100,
                     update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
                     threshold: float = 0.1, initial_support: str = "autocorrelation",
                     autocorr_threshold: float = 0.1, max_fraction: float = 0.5,
                     log_every: int = 10):
-    """The shrink-wrap driver shared by :func:`hio_sw` and :func:`raar_sw` (defaults here)."""
+    """The shrink-wrap driver shared by :func:`hio_sw`, :func:`raar_sw` and :func:`dm_sw`
+    (defaults here)."""
     check_measurements(Y, geometry)
     sw = _ShrinkWrap(update_every, sigma_start, sigma_end, threshold, max_fraction, iters)
     check_param("autocorr_threshold", autocorr_threshold, gt=0, lt=1)
@@ -168,7 +234,7 @@ def _shrinkwrap_run(step: Step, Y: torch.Tensor, support: torch.Tensor | None,
         elif initial_support != "frame":
             raise ValueError(f"initial_support must be 'autocorrelation' or 'frame', "
                              f"got {initial_support!r}")
-    return _run(Y, support, init, seed, step, iters=iters, n_starts=n_starts, er_iters=er_iters,
+    return _run(Y, support, init, seed, scheme, iters=iters, n_starts=n_starts, er_iters=er_iters,
                 geometry=geometry, real_nonnegative=False, log_every=log_every, shrinkwrap=sw)
 
 
@@ -190,7 +256,7 @@ def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
     autocorr_threshold=0.1, max_fraction=0.5, log_every=10).
     """
     _check_beta(beta)
-    return _shrinkwrap_run(_hio_step(beta), Y, support, init, seed, geometry=geometry, **params)
+    return _shrinkwrap_run(_hio(beta), Y, support, init, seed, geometry=geometry, **params)
 
 
 def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
@@ -198,5 +264,13 @@ def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
             beta: float = 0.9, **params):
     """RAAR with shrink-wrap support updates; arguments and support rule as :func:`hio_sw`."""
     _check_beta(beta)
-    return _shrinkwrap_run(_raar_step(beta), Y, support, init, seed, geometry=geometry,
-                           **params)
+    return _shrinkwrap_run(_raar(beta), Y, support, init, seed, geometry=geometry, **params)
+
+
+def dm_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
+          init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
+          beta: float = 0.9, **params):
+    """Difference map (:func:`dm`) with shrink-wrap support updates; arguments and support
+    rule as :func:`hio_sw`, the support thresholded from P_M of the estimate P_S(f_M(x))."""
+    _check_beta(beta)
+    return _shrinkwrap_run(_dm(beta), Y, support, init, seed, geometry=geometry, **params)
