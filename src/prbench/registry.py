@@ -78,6 +78,7 @@ METHODS: dict[str, Method] = {
         Method("prdeep", "prDeep", "paper", "prdeep", denoiser=True),
         Method("hio_sw", "HIO shrink-wrap", "beyond", "hio_sw"),
         Method("raar_sw", "RAAR shrink-wrap", "beyond", "raar_sw"),
+        Method("alm_split", "ALM (Fourier splitting)", "beyond", "alm_split"),
         Method("passive_support_only", "Passive support, random start", "beyond", "alm",
                "passive"),
         Method("naive_support_only", "Naive support, random start", "beyond", "alm", "naive"),
