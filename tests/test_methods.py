@@ -17,7 +17,7 @@ from prbench.io import save_torch
 from prbench.nets import UNet, normalize_measurements, to_complex
 from prbench.physics import pad
 from prbench.registry import METHODS, Method
-from prbench.solvers import SOLVERS, alm
+from prbench.solvers import SOLVERS, alm, alm_split
 from prbench.solvers import support as support_module
 from synthetic_objects import blob_objects
 from workflow_helpers import ROOT
@@ -67,6 +67,19 @@ def test_reference_row_enforces_its_prior_and_refuses_to_override_it():
         methods.reconstruct("hio_realpos", y, np.arange(2), {**HIO, "real_nonnegative": False},
                             seed=0, geometry=G, device="cpu")
 
+
+def test_fourier_splitting_alm_row_runs_its_solver_from_random_starts():
+    """The "alm_split" row: the solver with the frame support and the per-image seeds."""
+    y = measurements(2)
+    params = {"n_starts": 2, "iters": 15, "rho": 0.01}
+    result = methods.reconstruct("alm_split", y, np.arange(2), params, seed=3, geometry=G,
+                                 device="cpu")
+    direct, info = alm_split(torch.from_numpy(y), seed=methods.image_seeds(3, "alm_split",
+                                                                             np.arange(2)),
+                             geometry=G, **params)
+    np.testing.assert_array_equal(result.x_hat, direct.numpy())
+    np.testing.assert_array_equal(result.iterations, info.iterations.numpy())
+    assert METHODS["alm_split"].group == "beyond" and METHODS["alm_split"].needs() == {}
 
 @pytest.fixture
 def network(tmp_path):

@@ -91,6 +91,7 @@ METHODS: dict[str, Method] = {
         Method("raar_sw", "RAAR shrink-wrap", "beyond", "raar_sw"),
         Method("dm", "Difference map", "beyond", "dm"),
         Method("dm_sw", "Difference map shrink-wrap", "beyond", "dm_sw"),
+        Method("alm_split", "ALM (Fourier splitting)", "beyond", "alm_split"),
         Method("passive_support_only", "Passive support, random start", "beyond", "alm",
                "passive"),
         Method("naive_support_only", "Naive support, random start", "beyond", "alm", "naive"),

@@ -11,12 +11,13 @@ Invalid numeric parameters raise a ValueError naming the parameter.
 from . import support
 from ._common import SolverInfo
 from .augmented_lagrangian import alm, alm_objective
+from .fourier_splitting import alm_split
 from .projection import dm, dm_sw, hio, hio_sw, raar, raar_sw
 from .prdeep import prdeep
 
-__all__ = ["hio", "raar", "dm", "alm", "hio_sw", "raar_sw", "dm_sw", "prdeep", "support",
-           "SOLVERS", "SolverInfo", "alm_objective"]
+__all__ = ["hio", "raar", "dm", "alm", "alm_split", "hio_sw", "raar_sw", "dm_sw", "prdeep",
+           "support", "SOLVERS", "SolverInfo", "alm_objective"]
 
 #: Public solvers by name.
-SOLVERS = {"hio": hio, "raar": raar, "dm": dm, "alm": alm, "hio_sw": hio_sw,
-           "raar_sw": raar_sw, "dm_sw": dm_sw, "prdeep": prdeep}
+SOLVERS = {"hio": hio, "raar": raar, "dm": dm, "alm": alm, "alm_split": alm_split,
+           "hio_sw": hio_sw, "raar_sw": raar_sw, "dm_sw": dm_sw, "prdeep": prdeep}
