@@ -110,6 +110,17 @@ def test_summary_statistics_match_direct_computation():
     assert np.isnan(summary.set_index("method").loc["hio_sw", "paper_mse"])
 
 
+def test_a_rows_interval_does_not_depend_on_the_other_rows():
+    scores = fake_scores(np.random.default_rng(3))
+    whole = table.summarize(scores, success_threshold=0.05, seed=0, resamples=500)
+    alone = table.summarize(scores[scores.method == "hio_realpos"], success_threshold=0.05,
+                            seed=0, resamples=500)
+    pd.testing.assert_series_equal(whole.set_index("method").loc["hio_realpos"],
+                                   alone.set_index("method").loc["hio_realpos"])
+    shifted = table.summarize(scores, success_threshold=0.05, seed=1, resamples=500)
+    assert (shifted["ci_low"] != whole["ci_low"]).any()  # the seed does reach the bootstrap
+
+
 def test_rendered_tables_hold_every_row_in_its_block():
     summary = table.summarize(fake_scores(np.random.default_rng(2)), success_threshold=0.05,
                               seed=0, resamples=200)

@@ -10,6 +10,8 @@ not use come last, labelled as such.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 
@@ -19,8 +21,11 @@ __all__ = ["ordered", "paired_differences", "paired_markdown", "summarize", "to_
            "to_markdown"]
 
 
-def _bootstrap_ci(values: np.ndarray, rng: np.random.Generator, resamples: int,
+def _bootstrap_ci(values: np.ndarray, seed: int, method: str, resamples: int,
                   level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``values``, resampled with a generator keyed
+    by (seed, method name): a row's interval does not depend on which other rows exist."""
+    rng = np.random.default_rng([seed, zlib.crc32(method.encode())])
     means = rng.choice(values, size=(resamples, len(values)), replace=True).mean(axis=1)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
@@ -49,12 +54,10 @@ def summarize(scores: pd.DataFrame, *, success_threshold: float, seed: int,
     scores: per-image rows with columns ``method`` and ``mse`` (see
     :data:`prbench.report.scores.SCORE_COLUMNS`).
     """
-    registry_rank = {name: rank for rank, name in enumerate(METHODS)}
     rows = []
     for name in ordered(scores["method"].unique()):
         values = scores.loc[scores["method"] == name, "mse"].to_numpy(dtype=float)
-        rng = np.random.default_rng([seed, registry_rank[name]])
-        low, high = _bootstrap_ci(values, rng, resamples)
+        low, high = _bootstrap_ci(values, seed, name, resamples)
         rows.append({
             "method": name, "label": METHODS[name].label, "group": METHODS[name].group,
             "images": len(values), "mean_mse": values.mean(), "ci_low": low, "ci_high": high,
@@ -81,8 +84,7 @@ def paired_differences(scores: pd.DataFrame, reference: str, *, seed: int,
     for name in ordered([name for name in table.columns if name != reference]):
         pair = table[[name, reference]].dropna()
         difference = (pair[name] - pair[reference]).to_numpy()
-        low, high = _bootstrap_ci(difference, np.random.default_rng([seed, len(rows)]),
-                                  resamples)
+        low, high = _bootstrap_ci(difference, seed, f"{name} - {reference}", resamples)
         rows.append({"method": name, "label": METHODS[name].label, "images": len(difference),
                      "mean_difference": difference.mean(), "ci_low": low, "ci_high": high,
                      "better_share": float((difference < 0).mean())})
