@@ -21,8 +21,6 @@ TRAINED = MODELS + (["denoiser"] if "models/denoiser/best.pt" in NEEDED else [])
 # The decoded Fashion-MNIST of the configured source: one file per source, shared by
 # every run (its rule has no run-dependent parameters).
 FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
-# The workflow's checkout, whose git revision the provenance records.
-REPOSITORY = workflow.basedir
 
 
 def reconstruction_inputs(wildcards):
