@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["collect", "dumps", "git_revision"]
+__all__ = ["collect", "dumps", "git_revision", "package_version"]
 
 _PACKAGES = ("prbench", "torch", "numpy", "scipy", "pandas", "matplotlib", "snakemake")
 
@@ -31,7 +31,8 @@ def git_revision(directory: str | Path) -> str | None:
     return result.stdout.strip() or None
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
+    """The installed version of ``package``, or None where it is not installed."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -51,7 +52,7 @@ def collect(*, repository: str | Path | None = None, config: Any = None,
         "git_revision": None if repository is None else git_revision(repository),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "packages": {name: _version(name) for name in _PACKAGES},
+        "packages": {name: package_version(name) for name in _PACKAGES},
         "seed": seed,
         "device": device,
         "config": config,

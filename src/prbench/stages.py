@@ -186,8 +186,8 @@ def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str
     best, mse = {}, {}
     for name in order:
         best[name] = load_npz(aligned[name], keys=("aligned",), produced_by="score")["aligned"]
-        mse[name] = table_rows.loc[table_rows["method"] == name].sort_values("image")["mse"]
-        mse[name] = mse[name].to_numpy()
+        rows_of_method = table_rows.loc[table_rows["method"] == name]
+        mse[name] = rows_of_method.sort_values("image")["mse"].to_numpy()
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(data.x), size=min(images, len(data.x)), replace=False))
     _LOG.info("Figure 4 rows: test images %s", rows.tolist())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from ..io import save_torch, write_csv_rows
+from ..provenance import package_version
 
 __all__ = ["TrainingCheckpoint", "fingerprint", "tensor_digest", "write_final_outputs"]
 
@@ -45,13 +45,6 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def fingerprint(*, data: dict[str, tuple[torch.Tensor, ...]], settings: dict[str, Any],
                 network: nn.Module) -> dict[str, Any]:
     """The JSON-able record a checkpoint must match to be resumed.
@@ -65,7 +58,7 @@ def fingerprint(*, data: dict[str, tuple[torch.Tensor, ...]], settings: dict[str
         "data": {name: tensor_digest(*tensors) for name, tensors in data.items()},
         "settings": settings,
         "network": {"class": type(network).__name__, "config": getattr(network, "config", None)},
-        "versions": {"prbench": _version("prbench"), "torch": torch.__version__},
+        "versions": {"prbench": package_version("prbench"), "torch": torch.__version__},
     }
     return json.loads(json.dumps(record, sort_keys=True))  # tuples -> lists: comparable
 
