@@ -33,9 +33,9 @@ import torch
 import yaml
 
 from prbench import methods
-from prbench.data import fashion_mnist, synth
 from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
+from validation_data import training_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,18 +44,11 @@ def validation_set(config: dict, fashion: Path, count: int) -> tuple[np.ndarray,
                                                                    np.ndarray, Geometry]:
     """The first ``count`` validation images of the config's training split: objects x
     (count, n, n), measurements y (count, m, m), their indices in the split, geometry."""
-    syn, geometry = config["synthesis"], Geometry.from_config(config)
-    source = fashion_mnist.load(fashion)
-    data = synth.synthesize(source.train_images, source.train_labels, syn["train_size"],
-                            seed=config["seed"], split="train", geometry=geometry,
-                            object_kind=syn["object"],
-                            phase_smoothing_px=syn["phase_smoothing_px"],
-                            phase_std_rad=syn["phase_std_rad"])
-    n_val = synth.validation_size(len(data.x), config["training"]["validation_fraction"])
+    data, n_val = training_split(config, fashion)
     if count > n_val:
         raise ValueError(f"--count {count} exceeds the {n_val} validation images")
     indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + count)
-    return data.x[indices], data.y[indices], indices, geometry
+    return data.x[indices], data.y[indices], indices, data.geometry
 
 
 def main() -> None:

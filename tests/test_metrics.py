@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prbench.geometry import Geometry
-from prbench.metrics import align, symmetric_mse
+from prbench.metrics import align, border_energy_fraction, symmetric_mse
 from prbench.physics import conjugate_flip, pad
 
 
@@ -149,3 +149,21 @@ def test_geometry_is_required_and_must_be_a_geometry():
         symmetric_mse(truth, recon)
     with pytest.raises(TypeError, match="Geometry"):
         align(truth, recon, 12)
+
+
+def test_border_energy_fraction_matches_a_pixel_loop():
+    gen = torch.Generator().manual_seed(4)
+    x = torch.complex(torch.randn(3, 9, 9, generator=gen), torch.randn(3, 9, 9, generator=gen))
+    for width in (1, 2, 4):
+        expected = []
+        for image in x:
+            ring = sum(abs(image[i, j].item()) ** 2 for i in range(9) for j in range(9)
+                       if min(i, j, 8 - i, 8 - j) < width)
+            expected.append(ring / image.abs().square().sum().item())
+        assert border_energy_fraction(x, width).tolist() == pytest.approx(expected, rel=1e-6)
+    flat = torch.ones(1, 36, 36)
+    assert border_energy_fraction(flat).item() == pytest.approx((36**2 - 32**2) / 36**2)
+    assert border_energy_fraction(torch.zeros(1, 5, 5), 1).item() == 0
+    for width in (0, 5, 2.0):
+        with pytest.raises(ValueError, match="width"):
+            border_energy_fraction(x, width)

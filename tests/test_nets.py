@@ -108,3 +108,18 @@ def test_load_network_reports_unusable_files(tmp_path):
         with pytest.raises(CorruptFileError, match=problem) as raised:
             load_network(tmp_path / f"{name}.pt", produced_by="train_passive")
         assert "snakemake --forcerun train_passive" in str(raised.value)
+
+
+def test_centered_input_layout_is_the_corner_network_on_half_rolled_input():
+    # input_layout="centered" = the same weights applied to the input rolled by m/2 in
+    # both axes (zero frequency moved from [0, 0] to [m/2, m/2]).
+    torch.manual_seed(0)
+    corner = UNet(widths=(4, 8), out_size=8, input_layout="corner")
+    centered = UNet(widths=(4, 8), out_size=8, input_layout="centered")
+    centered.load_state_dict(corner.state_dict())
+    inputs = torch.randn(3, 1, 16, 16)
+    torch.testing.assert_close(centered(inputs), corner(torch.roll(inputs, (8, 8), (-2, -1))))
+    assert not torch.allclose(centered(inputs), corner(inputs))
+    assert centered.config["input_layout"] == "centered"
+    with pytest.raises(ValueError, match="input_layout"):
+        UNet(widths=(4, 8), out_size=8, input_layout="shifted")

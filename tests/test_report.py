@@ -14,6 +14,7 @@ from prbench.geometry import Geometry
 from prbench.io import CorruptFileError, save_npz
 from prbench.physics import conjugate_flip, pad
 from prbench.report import figures, table
+from prbench.report.diagnostics import network_diagnostics
 from prbench.report.scores import score_method
 from prbench.shards import load_shards, save_shard
 
@@ -200,3 +201,18 @@ def test_saving_a_figure_twice_gives_identical_valid_files(tmp_path, monkeypatch
         assert image.format == "PNG"
         pixels = np.asarray(image.convert("L"))
     assert min(pixels.shape) > 100 and pixels.min() < 50 and pixels.max() > 200
+
+
+def test_network_diagnostics_marks_the_kept_epoch():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.5, 0.3, 0.4],
+                            "val_symmetric_mse": [0.41, 0.32, 0.35],
+                            "val_border_fraction": [0.2, 0.05, 0.1],
+                            "images_per_s": [100.0, 110.0, 120.0]})
+    text = network_diagnostics({"passive U-Net": history}, truth_border=0.0112)
+    assert "1.12% of the energy" in text and "(kept: epoch 2" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ")][2:]
+    assert rows == ["| 1 | 0.5000 | 0.4100 | 20.00% | 100 |",
+                    "| 2 (kept) | 0.3000 | 0.3200 | 5.00% | 110 |",
+                    "| 3 | 0.4000 | 0.3500 | 10.00% | 120 |"]
+    with pytest.raises(ValueError, match="lacks columns"):
+        network_diagnostics({"denoiser": history.drop(columns="val_border_fraction")}, 0.01)

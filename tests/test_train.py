@@ -146,6 +146,30 @@ def test_objective_terms_and_skipped_jacobian():
             objective(model, x, y, kind=kind, jacobian_weight=weight)
 
 
+def test_objective_estimates_the_jacobian_on_a_subset_of_the_batch():
+    # A batch of 300 copies of images (a, b), then 300 of 3 other images: the estimate
+    # on the first 600 (2 projections each) is that of the exact mean ||J||_F^2 of (a, b),
+    # which differs from the other images' mean (and so from the whole batch's).
+    torch.manual_seed(3)
+    model = UNet(widths=(4, 8), out_size=6)
+    x = _complex(5, 6, 6, seed=7)
+    x[:2] = 0
+    x[:2, 2:4, 1:3] = 1  # two flat 2 x 2 blocks: inputs unlike the random objects'
+    batch = torch.cat([x[:2].repeat(300, 1, 1), x[2:].repeat(100, 1, 1)])
+    y = forward(batch, 12)
+    inputs = normalize_measurements(forward(x, 12))
+    subset, others = (_exact_frobenius_sq(model, inputs[:2]),
+                      _exact_frobenius_sq(model, inputs[2:]))
+    assert abs(subset - others) > 0.2 * subset
+    terms = objective(model, batch, y, kind="passive", jacobian_weight=0.5,
+                      jacobian_samples=600, n_projections=2)
+    assert terms.jacobian.item() == pytest.approx(subset, rel=0.05)
+    torch.testing.assert_close(terms.total, terms.data + 0.5 * terms.jacobian)
+    torch.testing.assert_close(terms.data, objective(model, batch, y, kind="passive").data)
+    with pytest.raises(ValueError, match="jacobian_samples"):
+        objective(model, batch, y, kind="passive", jacobian_weight=0.5, jacobian_samples=0)
+
+
 # ---------------------------------------------------------------- device, loop
 
 def test_select_device():
@@ -198,6 +222,21 @@ def test_training_lowers_the_loss(tmp_path, kind, weight):
     assert [row["lr"] for row in summary["history"]] == pytest.approx(expected, rel=1e-9)
     best = load_network(summary["best"], produced_by="train_test")
     assert _val_loss(best, val_set, kind) == pytest.approx(min(losses), rel=1e-5)
+
+
+def test_bf16_autocast_on_the_cpu(tmp_path):
+    # amp=True trains under bfloat16 autocast on the CPU too: the U-Net's convolutions
+    # run in bf16 (recorded), the loss stays finite and falls.
+    _, train_set, val_set = _tiny_sets()
+    model = _model()
+    before = _val_loss(model, val_set, "passive")
+    seen = []
+    hook = model.head.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    summary = train(model, train_set, val_set, objective="passive", epochs=2, batch_size=16,
+                    lr=1e-2, seed=0, out_dir=tmp_path, device="cpu", progress=False, amp=True)
+    hook.remove()
+    assert summary["amp_dtype"] == "bfloat16" and torch.bfloat16 in seen
+    assert min(row["val_loss"] for row in summary["history"]) < 0.9 * before
 
 
 @pytest.mark.parametrize("on_the_fly", [False, True])
@@ -273,7 +312,7 @@ def test_rerun_of_a_finished_training_trains_anew(tmp_path):
     assert best_after["fingerprint"]["settings"]["epochs"] == 3
     assert best_after["model_class"] == "UNet"
     assert best_after["model_config"] == {"in_channels": 1, "out_channels": 2, "widths": [4, 8],
-                                          "out_size": 14}
+                                          "out_size": 14, "input_layout": "centered"}
     for name, tensor in best_before["model"].items():
         assert torch.equal(tensor, best_after["model"][name]), name
     reloaded = load_network(tmp_path / "best.pt", produced_by="train_test")

@@ -23,7 +23,8 @@ import torch
 from .geometry import Geometry, check_geometry
 from .physics import check_batch, conjugate_flip, pad
 
-__all__ = ["Alignment", "align", "symmetric_mse", "EMPTY_WINDOW_FRACTION"]
+__all__ = ["Alignment", "align", "border_energy_fraction", "symmetric_mse",
+           "EMPTY_WINDOW_FRACTION"]
 
 #: Windows holding less than this fraction of the reconstruction's total energy
 #: count as error 1 (their 0/0 ratio would otherwise be FFT rounding noise).
@@ -125,3 +126,22 @@ def symmetric_mse(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) 
     h, w <= m = geometry.m. See :func:`align` for the best-aligned reconstruction itself.
     """
     return align(truth, recon, geometry).mse
+
+
+def border_energy_fraction(x: torch.Tensor, width: int = 2) -> torch.Tensor:
+    """Fraction of each image's energy in its outer ring of ``width`` pixels, (B,) float64.
+
+    x: (B, h, w) real or complex, h, w > 2 width. ``sum_ring |x|^2 / sum |x|^2``
+    (0 for an all-zero image): the edge-artefact diagnostic of the U-Nets' outputs,
+    compared with the same fraction of the true objects.
+    """
+    check_batch(x, "x")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1 \
+            or 2 * width >= min(x.shape[-2:]):
+        raise ValueError(f"width must be an int in [1, {(min(x.shape[-2:]) - 1) // 2}] for "
+                         f"images of shape {tuple(x.shape[-2:])}, got {width!r}")
+    energy = x.to(torch.complex128).abs().square()
+    total = energy.sum(dim=(-2, -1))
+    inner = energy[:, width:-width, width:-width].sum(dim=(-2, -1))
+    return torch.where(total > 0, (total - inner) / total.clamp_min(1e-300),
+                       torch.zeros_like(total))

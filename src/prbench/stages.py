@@ -23,16 +23,19 @@ from . import methods, provenance
 from .data import fashion_mnist, synth
 from .geometry import Geometry
 from .io import load_npz, save_npz, write_json, write_text
+from .metrics import border_energy_fraction
 from .nets import DnCNN, UNet
 from .registry import PAPER_TABLE1
 from .report import figures, table
+from .report.diagnostics import network_diagnostics
 from .report.scores import score_method
 from .runlog import job_log
 from .shards import load_shards, save_shard
 from .train import train
+from .train.initialiser import METRIC_IMAGES
 from .train.denoiser import train_denoiser
 
-__all__ = ["acquire", "draw_figures", "make_table", "reconstruct_shard", "record_provenance",
+__all__ = ["acquire", "diagnose_networks", "draw_figures", "make_table", "reconstruct_shard", "record_provenance",
            "run", "score", "synthesize_split", "train_denoiser_network", "train_unet",
            "training_curves"]
 
@@ -90,13 +93,15 @@ def train_unet(*, model: str, train_set: str | Path, fashion: str | Path,
     else:
         pairs, on_the_fly = (x[:-n_val], y[:-n_val]), None
     torch.manual_seed(seed)
-    network = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n)
+    network = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n,
+                   input_layout=settings["input_layout"])
     summary = train(
         network, pairs, (x[-n_val:], y[-n_val:]), objective=model,
-        jacobian_weight=settings["jacobian_weight"], epochs=settings["epochs"],
+        jacobian_weight=settings["jacobian_weight"],
+        jacobian_samples=settings.get("jacobian_samples"), epochs=settings["epochs"],
         batch_size=settings["batch_size"], lr=settings["lr"],
         weight_decay=settings["weight_decay"], seed=seed, device=device,
-        out_dir=Path(best).parent, on_the_fly=on_the_fly)
+        out_dir=Path(best).parent, on_the_fly=on_the_fly, amp=settings["amp"])
     _LOG.info("%s: trained %d epochs (resumed after epoch %d), best epoch %s, val loss %.4g, "
               "device %s", model, summary["epochs_trained"], summary["resumed_from"],
               summary["best_epoch"], summary["best_val_loss"], summary["device"])
@@ -199,6 +204,20 @@ def training_curves(*, histories: dict[str, str | Path], output: Sequence[str | 
     """One figure of every trained network's training and validation curves."""
     figures.save_figure(figures.training_curves(
         {name: pd.read_csv(path) for name, path in histories.items()}), output)
+
+
+def diagnose_networks(*, histories: dict[str, str | Path], train_set: str | Path,
+                      validation_fraction: float, output: str | Path) -> None:
+    """The U-Nets' per-epoch diagnostics table (validation MSE, border-ring energy of the
+    outputs) against the validation objects' own border-ring energy."""
+    data = synth.load(train_set)
+    n_val = synth.validation_size(len(data.x), validation_fraction)
+    truths = torch.from_numpy(data.x[-n_val:][:METRIC_IMAGES])
+    text = network_diagnostics(
+        {f"{name} U-Net": pd.read_csv(path) for name, path in histories.items()},
+        border_energy_fraction(truths).mean().item())
+    _LOG.info("network diagnostics\n%s", text)
+    write_text(output, text)
 
 
 def record_provenance(*, scores: str | Path, output: str | Path, config: dict[str, Any],

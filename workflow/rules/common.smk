@@ -39,8 +39,12 @@ def reconstructions(method):
 
 def run_outputs():
     """Everything a full run produces: Table 1, figures and provenance."""
-    return [
-        f"{RESULTS}/tables/table1.md",
-        f"{RESULTS}/figures/figure4.png",
-        f"{RESULTS}/provenance.json",
-    ] + ([f"{RESULTS}/figures/training_curves.png"] if TRAINED else [])
+    return (
+        [
+            f"{RESULTS}/tables/table1.md",
+            f"{RESULTS}/figures/figure4.png",
+            f"{RESULTS}/provenance.json",
+        ]
+        + ([f"{RESULTS}/figures/training_curves.png"] if TRAINED else [])
+        + ([f"{RESULTS}/tables/networks.md"] if MODELS else [])
+    )

@@ -83,6 +83,27 @@ if TRAINED:
             "../scripts/training_curves.py"
 
 
+if MODELS:
+
+    rule network_diagnostics:
+        input:
+            histories=expand(f"{RESULTS}/models/{{model}}/history.csv", model=MODELS),
+            train=f"{RESULTS}/data/train.npz",
+        output:
+            f"{RESULTS}/tables/networks.md",
+        log:
+            f"{RESULTS}/logs/network_diagnostics.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/network_diagnostics.tsv"
+        conda:
+            ENV
+        params:
+            models=MODELS,
+            validation_fraction=config["training"]["validation_fraction"],
+        script:
+            "../scripts/network_diagnostics.py"
+
+
 rule provenance:
     input:
         f"{RESULTS}/scores.csv",

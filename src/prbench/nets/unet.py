@@ -16,6 +16,15 @@ Choices made here (the paper does not specify them):
   one output pixel per 2x2 block), then a 1x1 conv maps them to
   ``out_channels`` (real, imaginary). Pooling *before* the 1x1 conv keeps every
   output pixel a learned function of all channels of its block.
+* Input layout: convolutions are translation-equivariant, so the U-Net ties
+  output pixel (i, j) to the input's Fourier pixels near (i m/n, j m/n). With
+  the DFT's own layout (``input_layout="corner"``: zero frequency at [0, 0])
+  the strongest inputs, the lowest frequencies, sit at the grid's corners and
+  edges, which map onto the border of the output frame; the passive network
+  (whose loss is shift-invariant) learned to put 13% of its energy into the
+  frame's 2-pixel border ring there (benchmarks/results/passive_training.md).
+  ``input_layout="centered"`` fftshifts the input first (zero frequency at
+  [m/2, m/2]), aligning the low frequencies with the frame's centre.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["UNet", "normalize_measurements", "to_complex"]
+__all__ = ["INPUT_LAYOUTS", "UNet", "normalize_measurements", "to_complex"]
 
 _GROUP_CHANNELS = 4
+#: Where the network sees the zero frequency: at [0, 0] (DFT order) or the centre.
+INPUT_LAYOUTS = ("corner", "centered")
 
 
 def normalize_measurements(y: torch.Tensor) -> torch.Tensor:
@@ -97,12 +108,14 @@ class UNet(nn.Module):
     normalised measurements, see :func:`normalize_measurements`). Output
     (B, out_channels, out_size, out_size): channels 0, 1 are the real and
     imaginary parts of the object (see :func:`to_complex`); out_size is required
-    (the object frame side n, no default). The constructor
-    arguments are kept in ``self.config`` so checkpoints can rebuild the model.
+    (the object frame side n, no default). ``input_layout``: see the module
+    docstring (one of :data:`INPUT_LAYOUTS`). The constructor arguments are kept in
+    ``self.config`` so checkpoints can rebuild the model.
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2,
-                 widths: tuple[int, ...] = (8, 16, 32, 64), *, out_size: int) -> None:
+                 widths: tuple[int, ...] = (8, 16, 32, 64), *, out_size: int,
+                 input_layout: str = "centered") -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if not widths or min(widths) < 1:
@@ -110,9 +123,13 @@ class UNet(nn.Module):
         if isinstance(out_size, bool) or not isinstance(out_size, int) or out_size < 1:
             raise ValueError(f"out_size must be a positive int (the frame side n), "
                              f"got {out_size!r}")
+        if input_layout not in INPUT_LAYOUTS:
+            raise ValueError(f"input_layout must be one of {INPUT_LAYOUTS}, got {input_layout!r}")
         self.config = {"in_channels": in_channels, "out_channels": out_channels,
-                       "widths": list(widths), "out_size": out_size}
+                       "widths": list(widths), "out_size": out_size,
+                       "input_layout": input_layout}
         self.out_size = out_size
+        self.input_layout = input_layout
         self.down = nn.ModuleList(
             _DoubleConv(c_in, c_out) for c_in, c_out in zip((in_channels,) + widths[:-1], widths)
         )
@@ -122,6 +139,8 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_layout == "centered":
+            x = torch.fft.fftshift(x, dim=(-2, -1))
         skips = []
         for level, block in enumerate(self.down):
             if level:

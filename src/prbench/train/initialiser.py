@@ -18,13 +18,16 @@ from torch.utils.data import DataLoader, TensorDataset
 from ..data.synth import random_placement
 from ..devices import select_device
 from ..geometry import Geometry
-from ..metrics import symmetric_mse
+from ..metrics import border_energy_fraction, symmetric_mse
 from ..nets.unet import normalize_measurements, to_complex
 from ..physics import forward
 from . import losses
 from .loop import Autocast, OneCycle, Streams, fit, history_columns
 
-__all__ = ["HISTORY_COLUMNS", "InitialiserTask", "predict", "train"]
+__all__ = ["HISTORY_COLUMNS", "METRIC_IMAGES", "InitialiserTask", "predict", "train"]
+
+#: Validation images on which the symmetric MSE and border fraction are computed.
+METRIC_IMAGES = 256
 
 
 def _check_pairs(data: tuple[torch.Tensor, ...], name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,20 +51,24 @@ class InitialiserTask:
     each epoch draws fresh placements (:func:`prbench.data.synth.random_placement`,
     stream 1 of the epoch) and computes Y = |F pad(X, m)|^2 on the device.
     objective: "naive" (naive_loss on X) or "passive" (passive_loss +
-    jacobian_weight * ||J||_F^2 estimated with ``n_projections`` projections;
+    jacobian_weight * ||J||_F^2 estimated with ``n_projections`` projections on
+    ``jacobian_samples`` images of each batch (None: all);
     :func:`prbench.train.losses.objective`). Shuffling: a DataLoader with stream 0
-    of the epoch. History: train_jacobian (NaN when not computed) and
-    val_symmetric_mse (:func:`prbench.metrics.symmetric_mse` over the first
-    ``metric_images`` validation images); val_loss is the data term alone.
+    of the epoch. History: train_jacobian (NaN when not computed),
+    val_symmetric_mse (:func:`prbench.metrics.symmetric_mse`) and
+    val_border_fraction (:func:`prbench.metrics.border_energy_fraction` of the
+    outputs, 2-pixel ring) over the first ``metric_images`` validation images;
+    val_loss is the data term alone.
     """
 
     train_columns = ("train_jacobian",)
-    validation_columns = ("val_symmetric_mse",)
+    validation_columns = ("val_symmetric_mse", "val_border_fraction")
 
     def __init__(self, train_set: tuple[torch.Tensor, torch.Tensor] | None,
                  val_set: tuple[torch.Tensor, torch.Tensor], *, objective: str = "passive",
                  jacobian_weight: float = 0.0, n_projections: int = 1,
-                 on_the_fly: torch.Tensor | None = None, metric_images: int = 256) -> None:
+                 jacobian_samples: int | None = None, on_the_fly: torch.Tensor | None = None,
+                 metric_images: int = METRIC_IMAGES) -> None:
         if (on_the_fly is None) == (train_set is None):
             raise ValueError("give exactly one of train_set and on_the_fly")
         if objective not in losses.OBJECTIVES:
@@ -80,7 +87,7 @@ class InitialiserTask:
         self.size = len(self.train_data)
         self.data = {"train": train_tensors, "validation": self.val_set}
         self.objective = {"kind": objective, "jacobian_weight": float(jacobian_weight),
-                          "n_projections": n_projections}
+                          "n_projections": n_projections, "jacobian_samples": jacobian_samples}
         self.metric_images = metric_images
         self.settings = {**self.objective, "on_the_fly": self.on_the_fly,
                          "metric_images": metric_images}
@@ -111,9 +118,9 @@ class InitialiserTask:
 
     def validate(self, model: nn.Module, batch_size: int, autocast: Autocast
                  ) -> tuple[float, dict[str, float]]:
-        """Mean data loss (no Jacobian penalty) and mean symmetric MSE of the first
-        ``metric_images`` validation images."""
-        loss_sum, count, errors = 0.0, 0, []
+        """Mean data loss (no Jacobian penalty); mean symmetric MSE and border-ring
+        energy fraction of the outputs for the first ``metric_images`` validation images."""
+        loss_sum, count, errors, borders = 0.0, 0, [], []
         for x, y in DataLoader(TensorDataset(*self.val_set), batch_size=batch_size):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with autocast():
@@ -124,8 +131,10 @@ class InitialiserTask:
             if scored < self.metric_images:
                 keep = slice(0, self.metric_images - scored)
                 errors.append(symmetric_mse(x[keep], terms.prediction[keep], self.geometry).cpu())
-        symmetric = torch.cat(errors).mean().item() if errors else math.nan
-        return loss_sum / count, {"val_symmetric_mse": symmetric}
+                borders.append(border_energy_fraction(terms.prediction[keep]).cpu())
+        return loss_sum / count, {
+            "val_symmetric_mse": torch.cat(errors).mean().item() if errors else math.nan,
+            "val_border_fraction": torch.cat(borders).mean().item() if borders else math.nan}
 
 
 #: The columns of an initialiser's ``history.csv``.
@@ -135,8 +144,9 @@ HISTORY_COLUMNS = history_columns(InitialiserTask)
 def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor] | None,
           val_set: tuple[torch.Tensor, torch.Tensor], *, objective: str = "passive",
           jacobian_weight: float = 0.0, n_projections: int = 1,
-          on_the_fly: torch.Tensor | None = None, metric_images: int = 256,
-          warmup_fraction: float = 0.05, **options: Any) -> dict[str, Any]:
+          jacobian_samples: int | None = None, on_the_fly: torch.Tensor | None = None,
+          metric_images: int = METRIC_IMAGES, warmup_fraction: float = 0.05,
+          **options: Any) -> dict[str, Any]:
     """Train ``model`` (e.g. :class:`prbench.nets.UNet`) on Y -> X; paper Sec. 2.1, Eq. (2.2).
 
     The data and objective arguments are :class:`InitialiserTask`'s; the learning
@@ -147,7 +157,8 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor] | None,
     """
     task = InitialiserTask(train_set, val_set, objective=objective,
                            jacobian_weight=jacobian_weight, n_projections=n_projections,
-                           on_the_fly=on_the_fly, metric_images=metric_images)
+                           jacobian_samples=jacobian_samples, on_the_fly=on_the_fly,
+                           metric_images=metric_images)
     return fit(model, task, schedule=OneCycle(warmup_fraction), **options)
 
 

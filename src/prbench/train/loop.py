@@ -200,13 +200,13 @@ def _train_pass(model: nn.Module, task: TrainingTask,
 def fit(model: nn.Module, task: TrainingTask, *, epochs: int = 10, batch_size: int = 64,
         lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
         schedule: Schedule = OneCycle(), device: str | torch.device = "auto",
-        out_dir: str | Path, resume: bool = True, amp: bool = True, progress: bool = True,
+        out_dir: str | Path, resume: bool = True, amp: bool = False, progress: bool = True,
         time_limit_s: float | None = None) -> dict[str, Any]:
     """Train ``model`` on ``task`` for ``epochs`` epochs of ``batch_size`` examples.
 
     AdamW(lr, weight_decay), the learning rate following ``schedule`` per step.
-    With ``amp`` and a CUDA device: bfloat16 autocast (float16 + GradScaler where
-    bf16 is not supported). ``seed`` seeds the global RNG once at the start (e.g.
+    With ``amp``: bfloat16 autocast on the CPU or a CUDA device (float16 + GradScaler
+    on a GPU without bf16); the losses' FFTs stay float32. ``seed`` seeds the global RNG once at the start (e.g.
     the Jacobian projections); shuffling and augmentation use the generators of
     :func:`epoch_streams` (seed, epoch). Seed the model's initialisation yourself
     (``torch.manual_seed`` before building it).
@@ -236,9 +236,8 @@ def fit(model: nn.Module, task: TrainingTask, *, epochs: int = 10, batch_size: i
     device = select_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    use_amp = amp and device.type == "cuda"
-    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
-        if use_amp else None
+    amp_dtype = None if not amp else torch.float16 if (
+        device.type == "cuda" and not torch.cuda.is_bf16_supported()) else torch.bfloat16
     settings = {"task": type(task).__name__, **task.settings, "epochs": epochs,
                 "batch_size": batch_size, "lr": float(lr), "weight_decay": float(weight_decay),
                 "seed": seed, "schedule": {"name": type(schedule).__name__,
@@ -253,7 +252,7 @@ def fit(model: nn.Module, task: TrainingTask, *, epochs: int = 10, batch_size: i
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = schedule.build(optimizer, lr, epochs * steps_per_epoch)
     autocast = functools.partial(torch.autocast, device_type=device.type, dtype=amp_dtype,
-                                 enabled=use_amp)
+                                 enabled=amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     def optimise(loss: torch.Tensor) -> None:

@@ -1,0 +1,142 @@
+"""Choose the U-Nets' training settings on validation data: input layout, bf16, Jacobian weight.
+
+Synthesizes the default run's training split as the workflow does (config/config.yaml),
+trains each named variant of the naive or passive U-Net with the config's widths, epochs,
+batch size and learning rate on its non-validation part (prbench.train.train, the
+workflow's loop and seeds), and reports on its validation hold-out, per variant: the
+symmetric MSE of the outputs and the fraction of their energy in the frame's 2-pixel
+border ring (``prbench.metrics.border_energy_fraction``; the true objects' fraction is
+printed beside it) at the kept epoch (lowest validation loss) and per epoch, the
+validation loss, and the median training throughput (images/s, one torch thread per
+variant; variants run ``--jobs`` at a time, so compare throughputs within one run).
+
+    python benchmarks/choose_network_training.py [--variants NAME ...] [--jobs 2]
+        [--output FILE]
+
+Variants: ``<objective>-<layout>-<precision>[-jac<weight>[x<samples>]][-fly]``, e.g.
+``passive-corner-fp32`` (the old default), ``passive-centered-bf16-jac1e-4x8``
+(Jacobian penalty weight 1e-4 estimated on 8 images of each batch), ``-fly`` for fresh
+placements every epoch. Recorded result: benchmarks/results/network_training.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+import torch
+import yaml
+
+from prbench.data import fashion_mnist
+from prbench.metrics import border_energy_fraction
+from prbench.nets import UNet
+from prbench.train import train
+from validation_data import training_split
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANT = re.compile(r"(naive|passive)-(corner|centered)-(fp32|bf16)"
+                     r"(?:-jac([0-9.e-]+)(?:x(\d+))?)?(-fly)?$")
+DEFAULT_VARIANTS = ["passive-corner-fp32", "passive-centered-fp32", "passive-centered-bf16",
+                    "naive-corner-fp32", "naive-centered-bf16"]
+
+
+def parse_variant(name: str) -> dict:
+    """The training settings a variant name stands for (see the module docstring)."""
+    match = VARIANT.match(name)
+    if not match:
+        raise ValueError(f"variant {name!r} does not read as {VARIANT.pattern}")
+    objective, layout, precision, weight, samples, fly = match.groups()
+    if objective == "naive" and weight:
+        raise ValueError(f"variant {name!r}: the naive objective takes no Jacobian penalty")
+    return {"objective": objective, "input_layout": layout, "amp": precision == "bf16",
+            "jacobian_weight": float(weight or 0.0),
+            "jacobian_samples": int(samples) if samples else None, "on_the_fly": bool(fly)}
+
+
+def train_variant(job: tuple[str, dict, Path]) -> dict:
+    """Train one variant in this process (one torch thread); its summary and kept epoch."""
+    name, config, fashion = job
+    torch.set_num_threads(1)
+    variant = parse_variant(name)
+    data, n_val = training_split(config, fashion)
+    settings = config["training"]["models"][variant["objective"]]
+    x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
+    pairs, on_the_fly = (x[:-n_val], y[:-n_val]), None
+    if variant["on_the_fly"]:
+        source = fashion_mnist.load(fashion)
+        on_the_fly = torch.from_numpy(source.train_images[data.base_index[:-n_val]]).float()
+        pairs, on_the_fly = None, on_the_fly / 255.0
+    torch.manual_seed(config["seed"])
+    network = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n,
+                   input_layout=variant["input_layout"])
+    with tempfile.TemporaryDirectory() as out_dir:
+        summary = train(network, pairs, (x[-n_val:], y[-n_val:]),
+                        objective=variant["objective"],
+                        jacobian_weight=variant["jacobian_weight"],
+                        jacobian_samples=variant["jacobian_samples"], on_the_fly=on_the_fly,
+                        epochs=settings["epochs"], batch_size=settings["batch_size"],
+                        lr=settings["lr"], seed=config["seed"], device="cpu",
+                        out_dir=out_dir, amp=variant["amp"], progress=False)
+    truth = border_energy_fraction(x[-n_val:][:256]).mean().item()
+    print(f"{name}: done in {summary['seconds']:.0f} s", flush=True)
+    return {"name": name, "history": summary["history"], "best_epoch": summary["best_epoch"],
+            "seconds": summary["seconds"], "truth_border": truth}
+
+
+def report(results: list[dict], config: dict, config_name: str, jobs: int) -> str:
+    """Markdown tables of the variants' validation results."""
+    first = results[0]
+    lines = [f"Training split of {config_name} (seed {config['seed']}, "
+             f"{config['synthesis']['train_size']} images, validation hold-out: the last "
+             f"{config['training']['validation_fraction']:.0%}; metrics on its first 256); "
+             f"{jobs} variant(s) at a time, one torch thread each. True objects' border-ring "
+             f"energy fraction: {first['truth_border']:.4f}.", "",
+             "| variant | kept epoch | val sym. MSE | val border fraction | val loss | "
+             "median img/s | train s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for result in results:
+        kept = result["history"][result["best_epoch"] - 1]
+        speed = statistics.median(row["images_per_s"] for row in result["history"])
+        lines.append(f"| {result['name']} | {result['best_epoch']} | "
+                     f"{kept['val_symmetric_mse']:.4f} | {kept['val_border_fraction']:.4f} | "
+                     f"{kept['val_loss']:.4f} | {speed:.0f} | {result['seconds']:.0f} |")
+    lines += ["", "Per epoch: val sym. MSE / val border fraction / train Jacobian estimate", "",
+              "| variant | " + " | ".join(f"epoch {row['epoch']}" for row in first["history"])
+              + " |", "| --- |" + " ---: |" * len(first["history"])]
+    for result in results:
+        cells = []
+        for row in result["history"]:
+            jacobian = row["train_jacobian"]
+            cells.append(f"{row['val_symmetric_mse']:.3f} / {row['val_border_fraction']:.3f}"
+                         + ("" if math.isnan(jacobian) else f" / {jacobian:.3g}"))
+        lines.append(f"| {result['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
+    parser.add_argument("--fashion", type=Path,
+                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
+    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS)
+    parser.add_argument("--jobs", type=int, default=2, help="variants trained at once")
+    parser.add_argument("--output", type=Path, help="also write the tables here")
+    args = parser.parse_args()
+    for name in args.variants:
+        parse_variant(name)
+    config = yaml.safe_load(args.config.read_text())
+    jobs = [(name, config, args.fashion) for name in args.variants]
+    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+        results = pool.map(train_variant, jobs, chunksize=1)
+    table = report(results, config, args.config.name, args.jobs)
+    print(table)
+    if args.output:
+        args.output.write_text(table)
+
+
+if __name__ == "__main__":
+    main()

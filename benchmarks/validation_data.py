@@ -1,0 +1,22 @@
+"""The default run's training split, synthesized as the workflow does, for the benchmark
+scripts that choose settings on its validation hold-out (never on the test split)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prbench.data import fashion_mnist, synth
+from prbench.geometry import Geometry
+
+
+def training_split(config: dict, fashion: Path) -> tuple[synth.SynthesizedSet, int]:
+    """The config's synthesized ``train`` split (seed, geometry, size, object kind) and the
+    size of its validation hold-out (its last ``training.validation_fraction``)."""
+    syn = config["synthesis"]
+    source = fashion_mnist.load(fashion)
+    data = synth.synthesize(source.train_images, source.train_labels, syn["train_size"],
+                            seed=config["seed"], split="train",
+                            geometry=Geometry.from_config(config), object_kind=syn["object"],
+                            phase_smoothing_px=syn["phase_smoothing_px"],
+                            phase_std_rad=syn["phase_std_rad"])
+    return data, synth.validation_size(len(data.x), config["training"]["validation_fraction"])
