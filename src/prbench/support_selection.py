@@ -33,7 +33,7 @@ __all__ = ["CRITERION", "CURVE_COLUMNS", "Selection", "grid", "load_curve", "loa
            "save", "select", "to_markdown"]
 
 #: How the grid point is chosen.
-CRITERION = "lowest mean symmetric MSE on the validation images (ties: first in grid order)"
+CRITERION = "lowest mean symmetric MSE; ties: the first in grid order"
 #: Columns of the curve: one row per grid point.
 CURVE_COLUMNS = ("sigma", "threshold", "mean_mse", "median_mse", "images")
 _RULE = "select_support"
@@ -149,8 +149,8 @@ def to_markdown(record: dict[str, Any], curve: pd.DataFrame) -> str:
     method = METHODS[record["method"]]
     chosen_point = (record["choice"]["sigma"], record["choice"]["threshold"])
     lines = [f"**Support of the {record['model']} network's output, selected with "
-             f"{method.label}** ({record['validation_images']} validation images; "
-             f"{record['criterion']})", "",
+             f"{method.label}** on {record['validation_images']} validation images "
+             f"(choice: {record['criterion']})", "",
              "| σ (px) | Threshold | Mean MSE | Median MSE | Chosen |",
              "| ---: | ---: | ---: | ---: | :---: |"]
     for row in curve.itertuples():
