@@ -127,7 +127,8 @@ def refine(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, An
     from that padded output (start "output") or from random phases (start
     "random"). Returns (B, m, m) solver iterates; ``seconds``: the solver alone.
     """
-    if not _spec(method).needs_support:
+    spec = _spec(method)
+    if not spec.needs_support:
         raise ValueError(f"method {method!r} has no network output and solver to refine with")
     solver_params = _solver_params(method, params, support)
     check_geometry(geometry).check_measurements(y, "y")
@@ -138,7 +139,7 @@ def refine(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, An
     target = select_device(device)
     estimate = pad(torch.as_tensor(output).to(target), geometry.m)
     mask = support_module.from_estimate(estimate, **support)
-    init = estimate if METHODS[method].start == "output" else None
+    init = estimate if spec.start == "output" else None
     return _solve(method, y, indices, solver_params, mask, init, seed=seed, geometry=geometry,
                   target=target)
 
