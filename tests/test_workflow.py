@@ -53,6 +53,27 @@ def test_full_run_scores_every_configured_method(finished_run):
     assert record["packages"]["torch"] == metadata.version("torch")
 
 
+def test_refined_shards_use_the_support_selected_on_validation_images(finished_run):
+    workdir, _, config = finished_run
+    results = workdir / "results" / config["run"]
+    selection = config["reconstruction"]["support_selection"]
+    for model in ("naive", "passive"):
+        record = json.loads((results / "support" / f"{model}.json").read_text())
+        curve = pd.read_csv(results / "support" / f"{model}_curve.csv")
+        assert len(curve) == len(selection["sigma"]) * len(selection["threshold"])
+        assert (curve["images"] == selection["images"]).all()
+        assert record["validation_images"] == selection["images"]
+        best = curve.loc[curve["mean_mse"].idxmin()]
+        assert record["choice"] == {"sigma": best["sigma"], "threshold": best["threshold"]}
+        for method in (f"{model}_refined", f"{model}_support_only"):
+            for shard in range(config["reconstruction"]["shards"]):
+                with np.load(results / f"recon/{method}/shard{shard}.npz") as data:
+                    recorded = json.loads(str(data["provenance"]))["config"]["support"]
+                assert recorded == record["choice"], (method, shard)
+    table = (results / "tables" / "support_selection.md").read_text()
+    assert table.count("✓") == 2 and "selected with Passive Refined" in table
+
+
 def test_report_is_a_self_contained_html_file(finished_run):
     workdir, config_path, _ = finished_run
     snakemake(workdir, "--configfile", str(config_path), "--report", "report.html")
@@ -76,6 +97,18 @@ def test_changed_parameter_reruns_only_dependent_jobs(finished_run, tmp_path):
     # The hio shards, their scoring, and the summaries downstream; nothing else.
     assert jobs == {"reconstruct": shards, "score": 1, "table": 1, "figures": 1,
                     "provenance": 1, "all": 1}
+
+
+def test_changed_support_grid_reruns_the_selection_and_the_methods_that_use_it(finished_run,
+                                                                              tmp_path):
+    workdir, _, config = finished_run
+    changed_path, _ = write_config(
+        tmp_path, **{"reconstruction.support_selection.threshold": [0.1, 0.2]})
+    jobs = planned_jobs(snakemake(workdir, "--configfile", str(changed_path), "-n").stdout)
+    shards = config["reconstruction"]["shards"]
+    # Both selections, the four methods built on them, and the summaries downstream.
+    assert jobs == {"select_support": 2, "reconstruct": 4 * shards, "score": 4,
+                    "support_table": 1, "table": 1, "figures": 1, "provenance": 1, "all": 1}
 
 
 def test_partial_target_builds_only_what_it_needs(finished_run, tmp_path):
