@@ -30,6 +30,9 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 
 
+check_benchmarks(workflow.rules)
+
+
 rule all:
     default_target: True
     input:

