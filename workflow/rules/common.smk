@@ -28,6 +28,12 @@ FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
 SPLITS = ["test"] + (["train"] if TRAINED or "data/train.npz" in NEEDED else [])
 
 
+def gpu_jobs(device):
+    """The resource `gpu_jobs` of a job on ``device``: 1 unless it runs on the CPU, so that
+    `snakemake --resources gpu_jobs=N` runs at most N jobs on a GPU at once."""
+    return 0 if device == "cpu" else 1
+
+
 def reconstruction_inputs(wildcards):
     """The test set and, from the registry, what else a method's shard needs (its trained
     network or denoiser, or the training split)."""
@@ -35,6 +41,13 @@ def reconstruction_inputs(wildcards):
     return {"test": f"{RESULTS}/data/test.npz"} | {
         role: f"{RESULTS}/{path}" for role, path in needs.items()
     }
+
+
+def reconstruction_gpu_jobs(wildcards):
+    """gpu_jobs of a reconstruction job: none for a method that runs on the CPU alone."""
+    if METHODS[wildcards.method].mean_object:
+        return 0
+    return gpu_jobs(config["reconstruction"]["device"])
 
 
 def reconstructions(method):
