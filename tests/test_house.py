@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 from workflow_helpers import DOWNLOAD_CACHE, ROOT, planned_jobs, write_config
 
@@ -151,3 +152,26 @@ def test_a_rule_whose_record_provenance_misses_stops_the_planning(tmp_path):
     assert result.returncode != 0
     assert "provenance does not read (add them to run_benchmarks()): ['extra']" in (
         result.stdout + result.stderr)
+
+
+def test_gpu_jobs_mark_exactly_the_jobs_on_a_gpu(tmp_path):
+    """config/gpu.yaml (training and reconstruction on CUDA): every training job and every
+    reconstruction job but the mean-object calibration's (CPU) declares gpu_jobs=1, which
+    `--resources gpu_jobs=N` bounds; no other job declares it. On the CPU, none does."""
+    plan = run_snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config" / "gpu.yaml"),
+                         pythonpath=[ROOT / "src"])
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    blocks = planned_blocks(plan.stdout)
+    marked = {(rule, fields.get("wildcards", "")) for rule, fields in blocks
+              if "gpu_jobs=1" in fields.get("resources", "")}
+    expected = {(rule, "") for rule in ("train_naive", "train_passive", "train_denoiser")} | {
+        ("reconstruct", f"method={method}, shard={shard}")
+        for method in yaml.safe_load((ROOT / "config" / "gpu.yaml").read_text())[
+            "reconstruction"]["methods"] if method != "mean_object" for shard in range(4)}
+    assert marked == expected
+    assert planned_jobs(plan.stdout)["reconstruct"] == 16 * 4
+    config_path, _ = write_config(tmp_path, **{"training.device": "cpu",
+                                                "reconstruction.device": "cpu"})
+    plan = run_snakemake(tmp_path, "-n", "--configfile", str(config_path),
+                         pythonpath=[ROOT / "src"])
+    assert "gpu_jobs=1" not in plan.stdout and "gpu_jobs=0" in plan.stdout
