@@ -65,9 +65,9 @@ def test_one_rule_writes_every_reconstruction(finished_run):
     assert len(shards) == len(config["reconstruction"]["methods"]) * 2
 
 
-def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
-    """Adding a method is one registry entry: no rule file changes."""
-    copy = tmp_path / "repo"
+def copy_workflow(folder):
+    """The Snakefile, workflow, configs and library copied into ``folder``/repo."""
+    copy = folder / "repo"
     copy.mkdir()
     for name in ("Snakefile", "workflow", "config", "src"):
         source = ROOT / name
@@ -75,6 +75,12 @@ def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
             shutil.copytree(source, copy / name, symlinks=True)  # scripts/prbench -> copy's src
         else:
             shutil.copy(source, copy / name)
+    return copy
+
+
+def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
+    """Adding a method is one registry entry: no rule file changes."""
+    copy = copy_workflow(tmp_path)
     registry = copy / "src/prbench/registry.py"
     text = registry.read_text()
     anchor = '        Method("hio_realpos",'
@@ -132,14 +138,7 @@ def test_provenance_reads_the_benchmark_record_of_every_other_job(tmp_path, over
 
 
 def test_a_rule_whose_record_provenance_misses_stops_the_planning(tmp_path):
-    copy = tmp_path / "repo"
-    copy.mkdir()
-    for name in ("Snakefile", "workflow", "config", "src"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, symlinks=True)
-        else:
-            shutil.copy(source, copy / name)
+    copy = copy_workflow(tmp_path)
     rules = copy / "workflow/rules/report.smk"
     rules.write_text(rules.read_text() + '\n\nrule extra:\n    output:\n        f"{RESULTS}/extra.txt",'
                      '\n    benchmark:\n        f"{RESULTS}/benchmarks/extra.tsv"\n'
