@@ -16,7 +16,7 @@ folder and the repository's ``src/`` on PYTHONPATH (prbench is not installed), c
 shipped package's requirements against what the node has, prints the torch/CUDA versions,
 then runs ``python -m snakemake --configfile config/gpu-smoke.yaml`` (and its report) and
 ``--configfile config/gpu.yaml`` (the paper-scale run), each with ``--resources
-gpu_jobs=8``, within a time budget for the whole command (``--budget-s``, default 560 s: a
+gpu_jobs=8``, within a time budget for the whole command (``--budget-s``, default 580 s: a
 run still going is stopped and what it has is collected). It copies the runs' tables
 (Table 1, the per-stage timings), png figures, provenance, per-rule benchmark records and
 logs into $OUT, at most 8 flat files within the device's size limits (checked).
@@ -790,8 +790,8 @@ def main() -> int:
     run.add_argument("--cores", type=int, default=16)
     run.add_argument("--gpu-jobs", type=int, default=8,
                      help="--resources gpu_jobs=N: jobs sharing the GPU at once (default 8)")
-    run.add_argument("--budget-s", type=float, default=560,
-                     help="seconds for the whole command, install included (default 560, for "
+    run.add_argument("--budget-s", type=float, default=580,
+                     help="seconds for the whole command, install included (default 580, for "
                           "the device's 600-s limit): a run still going at the end (less "
                           f"{RESERVE_S} s to collect) is stopped and what it has is collected")
     run.add_argument("--no-report", action="store_true",

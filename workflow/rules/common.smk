@@ -58,8 +58,8 @@ def reconstructions(method):
 def run_benchmarks():
     """{rule: its jobs' benchmark files} for every job of this run except `provenance`,
     which reads them all (its time record cannot include itself). The shared Fashion-MNIST
-    decoding (resources/) belongs to no run. check_benchmarks() fails the planning if a
-    rule of the workflow is missing here."""
+    decoding (resources/) belongs to no run. The planning fails (check_benchmarks()) if
+    any of the workflow's rules is missing here."""
     jobs = {
         "synthesize": [
             f"{RESULTS}/benchmarks/synthesize_{split}.tsv" for split in SPLITS
