@@ -17,7 +17,7 @@ def test_unet_output_shape(widths, batch):
     assert out.shape == (batch, 2, 36, 36)
     assert len(model.down) == len(widths) and len(model.up) == len(widths) - 1
     assert model.config == {"in_channels": 1, "out_channels": 2, "widths": list(widths),
-                            "out_size": 36}
+                            "out_size": 36, "input_layout": "centered"}
 
 
 def test_unet_other_sizes_and_channels():
