@@ -16,7 +16,11 @@ variant; variants run ``--jobs`` at a time, so compare throughputs within one ru
 Variants: ``<objective>-<layout>-<precision>[-jac<weight>[x<samples>]][-fly]``, e.g.
 ``passive-corner-fp32`` (the old default), ``passive-centered-bf16-jac1e-4x8``
 (Jacobian penalty weight 1e-4 estimated on 8 images of each batch), ``-fly`` for fresh
-placements every epoch. Recorded result: benchmarks/results/network_training.md.
+placements every epoch. With ``--refine-images N`` each network is also scored as the
+pipeline uses it: ``<objective>_refined`` on the first N validation images over the
+config's support-selection grid (the best grid point's mean and median symmetric MSE).
+Recorded results: benchmarks/results/network_training.md (input layout, precision,
+Jacobian weight) and benchmarks/results/input_layout.md (the layouts, refined).
 """
 
 from __future__ import annotations
@@ -29,13 +33,15 @@ import statistics
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
+from prbench import support_selection
 from prbench.data import fashion_mnist
 from prbench.metrics import border_energy_fraction
-from prbench.nets import UNet
-from prbench.train import train
+from prbench.nets import UNet, load_network
+from prbench.train import predict, train
 from validation_data import training_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,9 +64,27 @@ def parse_variant(name: str) -> dict:
             "jacobian_samples": int(samples) if samples else None, "on_the_fly": bool(fly)}
 
 
-def train_variant(job: tuple[str, dict, Path]) -> dict:
-    """Train one variant in this process (one torch thread); its summary and kept epoch."""
-    name, config, fashion = job
+def refined_error(method: str, network: torch.nn.Module, data, n_val: int, config: dict,
+                  images: int) -> tuple[float, float, dict]:
+    """``method`` (``<model>_refined``) from ``network``'s output on the first ``images``
+    validation images, over the config's support-selection grid: the (mean, median)
+    symmetric MSE at the grid point of lowest mean, and that point."""
+    indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + images)
+    y = data.y[indices]
+    output = predict(network, torch.from_numpy(y), device="cpu")
+    grid = config["reconstruction"]["support_selection"]
+    selection = support_selection.select(
+        method, data.x[indices], y, indices, config["reconstruction"]["methods"][method],
+        output, sigmas=grid["sigma"], thresholds=grid["threshold"], seed=config["seed"],
+        geometry=data.geometry, device="cpu")
+    best = selection.curve.iloc[int(np.argmin(selection.curve["mean_mse"].to_numpy()))]
+    return float(best["mean_mse"]), float(best["median_mse"]), selection.choice
+
+
+def train_variant(job: tuple[str, dict, Path, int]) -> dict:
+    """Train one variant in this process (one torch thread); its summary and kept epoch,
+    and with ``refine_images`` > 0 its refined validation error (:func:`refined_error`)."""
+    name, config, fashion, refine_images = job
     torch.set_num_threads(1)
     variant = parse_variant(name)
     data, n_val = training_split(config, fashion)
@@ -82,10 +106,15 @@ def train_variant(job: tuple[str, dict, Path]) -> dict:
                         epochs=settings["epochs"], batch_size=settings["batch_size"],
                         lr=settings["lr"], seed=config["seed"], device="cpu",
                         out_dir=out_dir, amp=variant["amp"], progress=False)
+        kept = load_network(summary["best"], produced_by="this benchmark")
     truth = border_energy_fraction(x[-n_val:][:256]).mean().item()
+    result = {"name": name, "history": summary["history"], "best_epoch": summary["best_epoch"],
+              "seconds": summary["seconds"], "truth_border": truth}
+    if refine_images:
+        result["refined"] = refined_error(f"{variant['objective']}_refined", kept, data, n_val,
+                                          config, refine_images)
     print(f"{name}: done in {summary['seconds']:.0f} s", flush=True)
-    return {"name": name, "history": summary["history"], "best_epoch": summary["best_epoch"],
-            "seconds": summary["seconds"], "truth_border": truth}
+    return result
 
 
 def report(results: list[dict], config: dict, config_name: str, jobs: int) -> str:
@@ -97,13 +126,19 @@ def report(results: list[dict], config: dict, config_name: str, jobs: int) -> st
              f"{jobs} variant(s) at a time, one torch thread each. True objects' border-ring "
              f"energy fraction: {first['truth_border']:.4f}.", "",
              "| variant | kept epoch | val sym. MSE | val border fraction | val loss | "
-             "median img/s | train s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "median img/s | train s | refined: mean / median val MSE (σ, threshold) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for result in results:
         kept = result["history"][result["best_epoch"] - 1]
         speed = statistics.median(row["images_per_s"] for row in result["history"])
+        refined = "—"
+        if "refined" in result:
+            mean, median, choice = result["refined"]
+            refined = f"{mean:.4f} / {median:.4f} ({choice['sigma']:g}, {choice['threshold']:g})"
         lines.append(f"| {result['name']} | {result['best_epoch']} | "
                      f"{kept['val_symmetric_mse']:.4f} | {kept['val_border_fraction']:.4f} | "
-                     f"{kept['val_loss']:.4f} | {speed:.0f} | {result['seconds']:.0f} |")
+                     f"{kept['val_loss']:.4f} | {speed:.0f} | {result['seconds']:.0f} | "
+                     f"{refined} |")
     lines += ["", "Per epoch: val sym. MSE / val border fraction / train Jacobian estimate", "",
               "| variant | " + " | ".join(f"epoch {row['epoch']}" for row in first["history"])
               + " |", "| --- |" + " ---: |" * len(first["history"])]
@@ -124,12 +159,14 @@ def main() -> None:
                         default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
     parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS)
     parser.add_argument("--jobs", type=int, default=2, help="variants trained at once")
+    parser.add_argument("--refine-images", type=int, default=0,
+                        help="also refine this many validation images from each network")
     parser.add_argument("--output", type=Path, help="also write the tables here")
     args = parser.parse_args()
     for name in args.variants:
         parse_variant(name)
     config = yaml.safe_load(args.config.read_text())
-    jobs = [(name, config, args.fashion) for name in args.variants]
+    jobs = [(name, config, args.fashion, args.refine_images) for name in args.variants]
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(train_variant, jobs, chunksize=1)
     table = report(results, config, args.config.name, args.jobs)

@@ -52,8 +52,8 @@ def timed(fn, repeats: int = 1):
 
 
 def solver_params(config: dict, name: str) -> dict:
-    """A method's solver keyword arguments from a config (its support estimate dropped)."""
-    return {k: v for k, v in config["reconstruction"]["methods"][name].items() if k != "support"}
+    """A method's solver keyword arguments from a config."""
+    return dict(config["reconstruction"]["methods"][name])
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from prbench.config import ConfigError, check
@@ -69,6 +70,12 @@ def base():
     (lambda c: c["training"]["models"].pop("naive"), "needs training.models.naive"),
     (lambda c: c.pop("denoiser"), "reconstruction.methods.prdeep needs the 'denoiser'"),
     (lambda c: c["report"].update(paired_reference="hio_sw2"), "report.paired_reference"),
+    (lambda c: c["reconstruction"].pop("support_selection"),
+     r"reconstruction.support_selection is required: \['naive_refined', 'passive_refined', "
+     r"'naive_support_only', 'passive_support_only'\] take their support"),
+    (lambda c: c["reconstruction"]["methods"].pop("naive_refined"),
+     "reconstruction.methods.naive_support_only uses the support selected with "
+     "naive_refined's settings: configure reconstruction.methods.naive_refined too"),
 ])
 def test_cross_key_errors_name_the_key(change, named):
     config = copy.deepcopy(base())
@@ -84,3 +91,29 @@ def test_a_config_without_networks_needs_no_training_section():
     config["report"]["paired_reference"] = "hio"
     validate(config, SCHEMA)
     check(config)
+
+
+def test_only_methods_that_take_a_network_support_need_the_selection():
+    config = base()
+    del config["reconstruction"]["support_selection"]
+    config["reconstruction"]["methods"] = {"hio": {}, "passive_dnn": {}}
+    config["report"]["paired_reference"] = "hio"
+    validate(config, SCHEMA)
+    check(config)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["reconstruction"]["methods"]["passive_refined"].update(
+        support={"sigma": 1.0, "threshold": 0.3}), "'support' was unexpected"),
+    (lambda c: c["reconstruction"]["support_selection"].pop("images"),
+     "'images' is a required property"),
+    (lambda c: c["reconstruction"]["support_selection"].update(threshold=[0.2, 1.0]),
+     "1.0 is greater than or equal to the maximum of 1"),
+    (lambda c: c["reconstruction"]["support_selection"].update(sigma=[]),
+     "should be non-empty"),
+])
+def test_schema_checks_the_support_selection_and_takes_no_support_per_method(change, message):
+    config = copy.deepcopy(base())
+    change(config)
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)

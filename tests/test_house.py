@@ -154,8 +154,9 @@ def test_a_rule_whose_record_provenance_misses_stops_the_planning(tmp_path):
 
 
 def test_gpu_jobs_mark_exactly_the_jobs_on_a_gpu(tmp_path):
-    """config/gpu.yaml (training and reconstruction on CUDA): every training job and every
-    reconstruction job but the mean-object calibration's (CPU) declares gpu_jobs=1, which
+    """config/gpu.yaml (training and reconstruction on CUDA): every training job, every
+    support selection and every reconstruction job but the mean-object calibration's
+    (CPU) declares gpu_jobs=1, which
     `--resources gpu_jobs=N` bounds; no other job declares it. On the CPU, none does."""
     plan = run_snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config" / "gpu.yaml"),
                          pythonpath=[ROOT / "src"])
@@ -164,6 +165,7 @@ def test_gpu_jobs_mark_exactly_the_jobs_on_a_gpu(tmp_path):
     marked = {(rule, fields.get("wildcards", "")) for rule, fields in blocks
               if "gpu_jobs=1" in fields.get("resources", "")}
     expected = {(rule, "") for rule in ("train_naive", "train_passive", "train_denoiser")} | {
+        ("select_support", f"model={model}") for model in ("naive", "passive")} | {
         ("reconstruct", f"method={method}, shard={shard}")
         for method in yaml.safe_load((ROOT / "config" / "gpu.yaml").read_text())[
             "reconstruction"]["methods"] if method != "mean_object" for shard in range(4)}

@@ -22,7 +22,7 @@ LAYERS = {
     "geometry": 0, "io": 0, "devices": 0, "runlog": 0, "provenance": 0, "physics": 0, "nets": 0,
     "shards": 0,
     "metrics": 1, "data": 1, "solvers": 1, "train": 1,
-    "registry": 2, "methods": 2, "report": 2, "config": 2,
+    "registry": 2, "methods": 2, "report": 2, "config": 2, "support_selection": 2,
     "stages": 3,
 }
 
@@ -33,6 +33,8 @@ PEER_IMPORTS = {
     ("train", "data"),  # on-the-fly placement (data.synth.random_placement)
     ("train", "metrics"),  # the validation symmetric MSE
     ("methods", "registry"), ("report", "registry"), ("config", "registry"),
+    # the support selection runs the executor's refinement of its registered selector
+    ("support_selection", "methods"), ("support_selection", "registry"),
 }
 
 #: Modules that must import without torch (the workflow planner loads them).

@@ -24,6 +24,7 @@ from workflow_helpers import ROOT
 
 G = Geometry(n=36, m=72)
 HIO = {"iters": 15, "n_starts": 2, "er_iters": 3}
+SUPPORT = {"sigma": 1.0, "threshold": 0.3}
 
 
 def measurements(count=4):
@@ -111,10 +112,10 @@ def test_network_output_method_returns_the_network_output(network):
 def test_refined_method_starts_alm_from_the_output_inside_its_support(network):
     path, model = network
     y = measurements(2)
-    params = {"support": {"sigma": 1.0, "threshold": 0.3}, "n_starts": 1, "outer_iters": 2,
-              "inner_iters": 5}
+    params = {"n_starts": 1, "outer_iters": 2, "inner_iters": 5}
     result = methods.reconstruct("passive_refined", y, np.arange(2), params, seed=0,
-                                 geometry=G, device="cpu", network=path)
+                                 geometry=G, device="cpu", network=path,
+                                 support={"sigma": 1.0, "threshold": 0.3})
     with torch.no_grad():
         output = to_complex(model(normalize_measurements(torch.from_numpy(y))))
     estimate = pad(output, G.m)
@@ -145,7 +146,11 @@ def test_mean_object_calibration_predicts_the_mean_training_object(tmp_path):
 
 def test_registry_is_torch_free_data_and_checks_its_entries():
     assert set(METHODS) >= {"hio", "alm", "passive_refined", "prdeep"}
-    assert METHODS["passive_refined"].needs() == {"network": "models/passive/best.pt"}
+    assert METHODS["passive_refined"].needs() == {"network": "models/passive/best.pt",
+                                                  "support": "support/passive.json"}
+    assert METHODS["naive_support_only"].needs() == {"network": "models/naive/best.pt",
+                                                     "support": "support/naive.json"}
+    assert METHODS["passive_dnn"].needs() == {"network": "models/passive/best.pt"}
     assert METHODS["prdeep"].needs() == {"denoiser": "models/denoiser/best.pt"}
     assert METHODS["hio"].needs() == {}
     assert METHODS["mean_object"].needs() == {"training_set": "data/train.npz"}
@@ -165,10 +170,14 @@ def test_every_registered_solver_exists():
 @pytest.mark.parametrize(
     "method, params, extra, message",
     [
-        ("passive_refined", {"support": {}}, {}, "network's weights"),
+        ("passive_refined", {}, {"support": SUPPORT}, "network's weights"),
         ("hio", HIO, {"network": "best.pt"}, "no network"),
         ("prdeep", {}, {}, "denoiser"),
-        ("hio", {**HIO, "support": {}}, {}, "not accepted"),
+        ("hio", HIO, {"support": SUPPORT}, "support parameters .* are not accepted"),
+        ("passive_refined", {"n_starts": 1}, {"network": "best.pt"},
+         "support parameters .* are required"),
+        ("passive_refined", {"support": SUPPORT}, {"network": "best.pt", "support": SUPPORT},
+         r"\['support'\] may not be set in its params"),
         ("passive_dnn", {"iters": 3}, {"network": "best.pt"}, "takes no params"),
         ("magic", {}, {}, "unknown method"),
         ("hio", {**HIO, "frame": 30}, {}, "frame"),
@@ -191,8 +200,6 @@ def test_config_cross_checks_name_the_key():
     config_module.check(base)
     cases = [
         (("report", "paired_reference"), "prdeep_x", "report.paired_reference"),
-        (("reconstruction", "methods", "passive_refined"), {"n_starts": 1},
-         "reconstruction.methods.passive_refined.support"),
         (("reconstruction", "methods", "passive_dnn"), {"iters": 3},
          "reconstruction.methods.passive_dnn"),
     ]

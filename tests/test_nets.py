@@ -17,7 +17,7 @@ def test_unet_output_shape(widths, batch):
     assert out.shape == (batch, 2, 36, 36)
     assert len(model.down) == len(widths) and len(model.up) == len(widths) - 1
     assert model.config == {"in_channels": 1, "out_channels": 2, "widths": list(widths),
-                            "out_size": 36, "input_layout": "centered"}
+                            "out_size": 36, "input_layout": "corner"}
 
 
 def test_unet_other_sizes_and_channels():
@@ -101,10 +101,14 @@ def test_load_network_reports_unusable_files(tmp_path):
     network = UNet(widths=(4, 8), out_size=6)
     (tmp_path / "truncated.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
     torch.save({**_stored(network), "model_class": "ResNet"}, tmp_path / "unknown.pt")
-    torch.save({**_stored(network), "model_config": {"widths": [4, 16], "out_size": 6}},
+    torch.save({**_stored(network), "model_config": {**network.config, "widths": [4, 16]}},
                tmp_path / "mismatch.pt")
+    # Saved before input_layout existed: rebuilt with today's default it would be wrong.
+    older = {key: value for key, value in network.config.items() if key != "input_layout"}
+    torch.save({**_stored(network), "model_config": older}, tmp_path / "older.pt")
     for name, problem in (("truncated", "is unusable"), ("unknown", "model_class"),
-                          ("mismatch", "do not rebuild a UNet")):
+                          ("mismatch", "do not rebuild a UNet"),
+                          ("older", "records .* but a UNet of this version takes")):
         with pytest.raises(CorruptFileError, match=problem) as raised:
             load_network(tmp_path / f"{name}.pt", produced_by="train_passive")
         assert "snakemake --forcerun train_passive" in str(raised.value)

@@ -312,7 +312,7 @@ def test_rerun_of_a_finished_training_trains_anew(tmp_path):
     assert best_after["fingerprint"]["settings"]["epochs"] == 3
     assert best_after["model_class"] == "UNet"
     assert best_after["model_config"] == {"in_channels": 1, "out_channels": 2, "widths": [4, 8],
-                                          "out_size": 14, "input_layout": "centered"}
+                                          "out_size": 14, "input_layout": "corner"}
     for name, tensor in best_before["model"].items():
         assert torch.equal(tensor, best_after["model"][name]), name
     reloaded = load_network(tmp_path / "best.pt", produced_by="train_test")

@@ -64,15 +64,37 @@ def test_provenance_wall_time_spans_every_job_of_the_run(finished_run):
             seconds = pd.read_csv(path, sep="\t")["s"].sum()
             spans.append((path.stat().st_mtime - seconds, path.stat().st_mtime))
     methods, shards = len(config["reconstruction"]["methods"]), config["reconstruction"]["shards"]
-    # synthesis (2), networks (2 U-Nets, the denoiser), methods x shards, a score per
-    # method, table, figures, training curves, network diagnostics
-    assert len(spans) == 2 + 3 + methods * shards + methods + 4
+    # synthesis (2), networks (2 U-Nets, the denoiser), support selections (2) and their
+    # table, methods x shards, a score per method, table, figures, training curves,
+    # network diagnostics
+    assert len(spans) == 2 + 3 + 3 + methods * shards + methods + 4
     record = json.loads((results / "provenance.json").read_text())
     wall = max(end for _, end in spans) - min(start for start, _ in spans)
     assert record["wall_seconds"] == pytest.approx(wall, abs=2e-3)
     assert record["timings"]["jobs"] == len(spans) and record["timings"]["not_covered"] == []
     text = (results / "tables" / "timings.md").read_text()
     assert f"| reconstruct | {methods * shards} |" in text and f"| score | {methods} |" in text
+
+
+def test_refined_shards_use_the_support_selected_on_validation_images(finished_run):
+    workdir, _, config = finished_run
+    results = workdir / "results" / config["run"]
+    selection = config["reconstruction"]["support_selection"]
+    for model in ("naive", "passive"):
+        record = json.loads((results / "support" / f"{model}.json").read_text())
+        curve = pd.read_csv(results / "support" / f"{model}_curve.csv")
+        assert len(curve) == len(selection["sigma"]) * len(selection["threshold"])
+        assert (curve["images"] == selection["images"]).all()
+        assert record["validation_images"] == selection["images"]
+        best = curve.loc[curve["mean_mse"].idxmin()]
+        assert record["choice"] == {"sigma": best["sigma"], "threshold": best["threshold"]}
+        for method in (f"{model}_refined", f"{model}_support_only"):
+            for shard in range(config["reconstruction"]["shards"]):
+                with np.load(results / f"recon/{method}/shard{shard}.npz") as data:
+                    recorded = json.loads(str(data["provenance"]))["config"]["support"]
+                assert recorded == record["choice"], (method, shard)
+    table = (results / "tables" / "support_selection.md").read_text()
+    assert table.count("✓") == 2 and "selected with Passive Refined" in table
 
 
 def test_report_is_a_self_contained_html_file(finished_run):
@@ -98,6 +120,18 @@ def test_changed_parameter_reruns_only_dependent_jobs(finished_run, tmp_path):
     # The hio shards, their scoring, and the summaries downstream; nothing else.
     assert jobs == {"reconstruct": shards, "score": 1, "table": 1, "figures": 1,
                     "provenance": 1, "all": 1}
+
+
+def test_changed_support_grid_reruns_the_selection_and_the_methods_that_use_it(finished_run,
+                                                                              tmp_path):
+    workdir, _, config = finished_run
+    changed_path, _ = write_config(
+        tmp_path, **{"reconstruction.support_selection.threshold": [0.1, 0.2]})
+    jobs = planned_jobs(snakemake(workdir, "--configfile", str(changed_path), "-n").stdout)
+    shards = config["reconstruction"]["shards"]
+    # Both selections, the four methods built on them, and the summaries downstream.
+    assert jobs == {"select_support": 2, "reconstruct": 4 * shards, "score": 4,
+                    "support_table": 1, "table": 1, "figures": 1, "provenance": 1, "all": 1}
 
 
 def test_partial_target_builds_only_what_it_needs(finished_run, tmp_path):

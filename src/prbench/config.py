@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .registry import METHODS
+from .registry import METHODS, SUPPORT_SELECTORS
 
 __all__ = ["ConfigError", "check"]
 
@@ -37,10 +37,25 @@ def check(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key {key} needs training.models.{method.model}")
         if method.solver is None and params:
             raise ConfigError(f"config key {key}: the network output takes no parameters")
-        if method.model is not None and method.solver is not None and "support" not in params:
-            raise ConfigError(f"config key {key}.support is required (support estimation "
-                              "from the network output)")
+    _check_support_selection(config["reconstruction"])
     reference = config["report"].get("paired_reference")
     if reference is not None and reference not in config["reconstruction"]["methods"]:
         raise ConfigError(f"config key report.paired_reference = {reference!r} is not one of "
                           "the configured reconstruction.methods")
+
+
+def _check_support_selection(reconstruction: dict[str, Any]) -> None:
+    """A method that takes its support from a network's output needs the
+    ``support_selection`` grid and its model's selecting method (``SUPPORT_SELECTORS``)."""
+    configured = reconstruction["methods"]
+    needing = [name for name in configured if METHODS[name].needs_support]
+    if needing and "support_selection" not in reconstruction:
+        raise ConfigError("config key reconstruction.support_selection is required: "
+                          f"{needing} take their support from a network's output, selected "
+                          "on the validation split over its sigma and threshold grid")
+    for name in needing:
+        selector = SUPPORT_SELECTORS[METHODS[name].model]
+        if selector not in configured:
+            raise ConfigError(f"config key reconstruction.methods.{name} uses the support "
+                              f"selected with {selector}'s settings: configure "
+                              f"reconstruction.methods.{selector} too")

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CorruptFileError", "atomic_path", "load_npz", "load_torch", "save_npz", "save_torch",
-           "write_csv_rows", "write_json", "write_text"]
+__all__ = ["CorruptFileError", "atomic_path", "load_npz", "load_torch", "read_json", "save_npz",
+           "save_torch", "write_csv_rows", "write_json", "write_text"]
 
 
 class CorruptFileError(RuntimeError):
@@ -110,6 +110,18 @@ def load_torch(path: str | os.PathLike, *, produced_by: str, map_location: Any =
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+        raise CorruptFileError.for_file(path, _describe(error), produced_by=produced_by) from error
+
+
+def read_json(path: str | os.PathLike, *, produced_by: str) -> Any:
+    """The parsed content of a JSON file written by rule ``produced_by``.
+
+    A missing, truncated or otherwise unparsable file raises :class:`CorruptFileError`
+    naming the file, the problem and how to regenerate it.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
         raise CorruptFileError.for_file(path, _describe(error), produced_by=produced_by) from error
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GROUP_TITLES", "METHODS", "Method", "PAPER_ORDER", "PAPER_TABLE1"]
+__all__ = ["GROUP_TITLES", "METHODS", "Method", "PAPER_ORDER", "PAPER_TABLE1",
+           "SUPPORT_SELECTORS"]
 
 #: Row groups of Table 1, in table order.
 GROUP_TITLES = {
@@ -37,11 +38,12 @@ class Method:
     "passive") whose output the method uses, or None. start: "output" starts
     the solver from the network output, "random" from random phases. A method
     with a model and a solver estimates its support from the network output
-    (paper, Sec. 2.2). denoiser: the solver takes the trained denoiser (prDeep).
-    mean_object: the method predicts the mean object of the training split for every
-    image (no solver, no model): the calibration row, the level a method that
-    learned nothing from Y reaches. fixed: solver keyword arguments that define the
-    method and are not configurable.
+    (paper, Sec. 2.2), with the smoothing and threshold selected on the
+    validation split for its model (:data:`SUPPORT_SELECTORS`). denoiser: the
+    solver takes the trained denoiser (prDeep). mean_object: the method predicts
+    the mean object of the training split for every image (no solver, no model):
+    the calibration row, the level a method that learned nothing from Y reaches.
+    fixed: solver keyword arguments that define the method and are not configurable.
     """
 
     name: str
@@ -68,11 +70,18 @@ class Method:
             raise ValueError(f"method {self.name!r}: start must be 'random', or 'output' with "
                              "a model")
 
+    @property
+    def needs_support(self) -> bool:
+        """The method estimates its support from its network's output (model and solver)."""
+        return self.model is not None and self.solver is not None
+
     def needs(self) -> dict[str, str]:
         """What a reconstruction job needs beside the test set, role -> run-relative file:
-        "network" (``models/<model>/best.pt``), "denoiser" (``models/denoiser/best.pt``),
+        "network" (``models/<model>/best.pt``), "support" (``support/<model>.json``, the
+        support selection of its model), "denoiser" (``models/denoiser/best.pt``),
         "training_set" (``data/train.npz``)."""
         return ({"network": f"models/{self.model}/best.pt"} if self.model else {}) | (
+            {"support": f"support/{self.model}.json"} if self.needs_support else {}) | (
             {"denoiser": "models/denoiser/best.pt"} if self.denoiser else {}) | (
             {"training_set": "data/train.npz"} if self.mean_object else {})
 
@@ -100,6 +109,26 @@ METHODS: dict[str, Method] = {
         Method("mean_object", "Mean training object", "calibration", None, mean_object=True),
     )
 }
+
+#: Model -> the method whose reconstruction selects that model's support on the validation
+#: split (its solver settings, its start); every method of the model with a solver uses
+#: that selection (``support/<model>.json``).
+SUPPORT_SELECTORS = {"naive": "naive_refined", "passive": "passive_refined"}
+
+
+def _check_support_selectors() -> None:
+    for model, name in SUPPORT_SELECTORS.items():
+        if name not in METHODS or METHODS[name].model != model or not METHODS[name].needs_support:
+            raise ValueError(f"SUPPORT_SELECTORS[{model!r}] = {name!r} is not a registered "
+                             f"method with model {model!r} and a solver")
+    unselected = sorted(method.name for method in METHODS.values()
+                        if method.needs_support and method.model not in SUPPORT_SELECTORS)
+    if unselected:
+        raise ValueError(f"methods {unselected} need a support, but their model has no entry "
+                         "in SUPPORT_SELECTORS")
+
+
+_check_support_selectors()
 
 #: Paper, Table 1: mean symmetry-adjusted MSE on the Fashion-MNIST test set.
 PAPER_TABLE1 = {

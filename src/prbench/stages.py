@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import methods, provenance
+from . import methods, provenance, support_selection
 from .data import fashion_mnist, synth
+from .devices import select_device
 from .geometry import Geometry
 from .io import load_npz, save_npz, write_json, write_text
 from .metrics import border_energy_fraction
 from .nets import DnCNN, UNet
-from .registry import PAPER_TABLE1
+from .registry import METHODS, PAPER_TABLE1, SUPPORT_SELECTORS
 from .report import figures, table
 from .report import timings as timing
 from .report.diagnostics import network_diagnostics
@@ -36,9 +37,9 @@ from .train import train
 from .train.initialiser import METRIC_IMAGES
 from .train.denoiser import train_denoiser
 
-__all__ = ["acquire", "diagnose_networks", "draw_figures", "make_table", "reconstruct_shard", "record_provenance",
-           "run", "score", "synthesize_split", "train_denoiser_network", "train_unet",
-           "training_curves"]
+__all__ = ["acquire", "diagnose_networks", "draw_figures", "make_table", "reconstruct_shard",
+           "record_provenance", "run", "score", "select_support", "support_table",
+           "synthesize_split", "train_denoiser_network", "train_unet", "training_curves"]
 
 _LOG = logging.getLogger("prbench.stages")
 
@@ -130,22 +131,71 @@ def train_denoiser_network(*, train_set: str | Path, settings: dict[str, Any],
               summary["device"])
 
 
+def select_support(*, model: str, train_set: str | Path, network: str | Path,
+                   output: str | Path, curve: str | Path, settings: dict[str, Any],
+                   selection: dict[str, Any], validation_fraction: float, seed: int,
+                   device: str, repository: str | Path) -> None:
+    """Select the support parameters of ``model``'s network output on the first
+    ``selection["images"]`` images of the train split's validation part (the images its
+    training validated on), scoring the grid ``selection["sigma"]`` x
+    ``selection["threshold"]`` with the reconstruction of ``SUPPORT_SELECTORS[model]``
+    (solver ``settings``); writes the selection file ``output`` and the ``curve``."""
+    method = SUPPORT_SELECTORS[model]
+    data = synth.load(train_set)
+    n_val = synth.validation_size(len(data.x), validation_fraction)
+    images = selection["images"]
+    if images > n_val:
+        raise ValueError(f"config key reconstruction.support_selection.images = {images} "
+                         f"exceeds the {n_val} validation images of the train split")
+    indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + images)
+    target = select_device(device)
+    output_of_network, seconds = methods.network_output(model, network, data.y[indices],
+                                                        data.geometry, target)
+    chosen = support_selection.select(
+        method, data.x[indices], data.y[indices], indices, settings, output_of_network,
+        sigmas=selection["sigma"], thresholds=selection["threshold"], seed=seed,
+        geometry=data.geometry, device=target)
+    _LOG.info("%s support, %d validation images scored with %s (network %.1f s):\n%s\n"
+              "chosen: %s", model, images, method, seconds, chosen.curve.to_string(index=False),
+              chosen.choice)
+    record = provenance.collect(repository=repository, seed=seed, device=str(target),
+                                config={"method": method, "params": settings,
+                                        "support_selection": selection,
+                                        "validation_fraction": validation_fraction})
+    support_selection.save(chosen, output, curve, model=model, provenance=record)
+
+
+def support_table(*, selections: dict[str, str | Path], curves: dict[str, str | Path],
+                  markdown: str | Path) -> None:
+    """One Markdown table per model (model -> its selection file and curve): the support
+    selection's curve, the chosen grid point marked."""
+    write_text(markdown, "\n".join(
+        support_selection.to_markdown(support_selection.load_selection(path, model=model),
+                                      support_selection.load_curve(curves[model]))
+        for model, path in selections.items()))
+
+
 def reconstruct_shard(*, method: str, test: str | Path, output: str | Path, shard: int,
                       shards: int, settings: dict[str, Any], seed: int, device: str,
                       repository: str | Path, network: str | Path | None = None,
-                      denoiser: str | Path | None = None,
+                      support: str | Path | None = None, denoiser: str | Path | None = None,
                       training_set: str | Path | None = None) -> None:
     """Reconstruct test shard ``shard`` of ``shards`` with a registered method (with what
-    the registry says it needs: network, denoiser or training split)."""
+    the registry says it needs: network and its support selection file, denoiser or
+    training split)."""
     data = synth.load(test)
     indices = methods.shard_indices(len(data.y), shards, shard)
+    choice = None if support is None else support_selection.load_selection(
+        support, model=METHODS[method].model)["choice"]
     result = methods.reconstruct(method, data.y[indices], indices, settings, seed=seed,
                                  geometry=data.geometry, device=device, network=network,
-                                 denoiser=denoiser, training_set=training_set)
-    _LOG.info("%s shard %d: %d images in %.1f s on %s, median residual %.3g", method, shard,
-              len(indices), result.seconds, result.device, float(np.median(result.residual)))
+                                 denoiser=denoiser, training_set=training_set, support=choice)
+    _LOG.info("%s shard %d: %d images in %.1f s on %s, median residual %.3g%s", method, shard,
+              len(indices), result.seconds, result.device, float(np.median(result.residual)),
+              "" if choice is None else f", support {choice}")
     record = provenance.collect(repository=repository, seed=seed, device=result.device,
-                                config={"method": method, "params": settings})
+                                config={"method": method, "params": settings,
+                                        "support": choice})
     save_shard(output, x_hat=result.x_hat, index=indices, residual=result.residual,
                iterations=result.iterations, seconds=result.seconds, device=result.device,
                provenance=record)

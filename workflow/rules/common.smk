@@ -3,7 +3,7 @@
 from snakemake.exceptions import WorkflowError
 
 from prbench.config import check as check_config
-from prbench.registry import METHODS
+from prbench.registry import METHODS, SUPPORT_SELECTORS
 
 check_config(config)
 
@@ -20,6 +20,9 @@ MODELS = [
     if f"models/{model}/best.pt" in NEEDED
 ]
 TRAINED = MODELS + (["denoiser"] if "models/denoiser/best.pt" in NEEDED else [])
+# Networks whose output a configured method takes its support from: their support is
+# selected on the validation split (support.smk).
+SELECTED = [model for model in MODELS if f"support/{model}.json" in NEEDED]
 # The decoded Fashion-MNIST of the configured source: one file per source, shared by
 # every run (its rule has no run-dependent parameters).
 FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
@@ -36,7 +39,7 @@ def gpu_jobs(device):
 
 def reconstruction_inputs(wildcards):
     """The test set and, from the registry, what else a method's shard needs (its trained
-    network or denoiser, or the training split)."""
+    network and selected support, its denoiser, or the training split)."""
     needs = METHODS[wildcards.method].needs()
     return {"test": f"{RESULTS}/data/test.npz"} | {
         role: f"{RESULTS}/{path}" for role, path in needs.items()
@@ -83,6 +86,11 @@ def run_benchmarks():
         jobs["training_curves"] = [f"{RESULTS}/benchmarks/training_curves.tsv"]
     if MODELS:
         jobs["network_diagnostics"] = [f"{RESULTS}/benchmarks/network_diagnostics.tsv"]
+    if SELECTED:
+        jobs["select_support"] = expand(
+            f"{RESULTS}/benchmarks/select_support_{{model}}.tsv", model=SELECTED
+        )
+        jobs["support_table"] = [f"{RESULTS}/benchmarks/support_table.tsv"]
     return jobs
 
 
@@ -109,7 +117,8 @@ def check_benchmarks(rules):
 
 
 def run_outputs():
-    """Everything a full run produces: Table 1, figures, provenance and the time table."""
+    """Everything a full run produces: Table 1, figures, provenance, the time table, the
+    networks' diagnostics and, where supports are selected, the selection's table."""
     return (
         [
             f"{RESULTS}/tables/table1.md",
@@ -119,4 +128,5 @@ def run_outputs():
         ]
         + ([f"{RESULTS}/figures/training_curves.png"] if TRAINED else [])
         + ([f"{RESULTS}/tables/networks.md"] if MODELS else [])
+        + ([f"{RESULTS}/tables/support_selection.md"] if SELECTED else [])
     )

@@ -1,4 +1,5 @@
-# Stage 5: Table 1, figures and provenance, all marked for `snakemake --report`.
+# Stage 5: Table 1, figures, provenance (all marked for `snakemake --report`) and the
+# support selection's table.
 
 
 rule table:
@@ -102,6 +103,26 @@ if MODELS:
             validation_fraction=config["training"]["validation_fraction"],
         script:
             "../scripts/network_diagnostics.py"
+
+
+if SELECTED:
+
+    rule support_table:
+        input:
+            selections=expand(f"{RESULTS}/support/{{model}}.json", model=SELECTED),
+            curves=expand(f"{RESULTS}/support/{{model}}_curve.csv", model=SELECTED),
+        output:
+            f"{RESULTS}/tables/support_selection.md",
+        log:
+            f"{RESULTS}/logs/support_table.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/support_table.tsv"
+        conda:
+            ENV
+        params:
+            models=SELECTED,
+        script:
+            "../scripts/support_table.py"
 
 
 # Last job of a run: it reads every other job's benchmark record (run_benchmarks(), by

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import torch
@@ -26,15 +27,25 @@ def load_network(path: str | os.PathLike, device: str | torch.device = "cpu", *,
     (its constructor arguments) and ``model`` (the weights), as
     :func:`prbench.train.fit` writes them. An unreadable file, or one without
     these entries, raises :class:`prbench.io.CorruptFileError` naming
-    ``produced_by``, the workflow rule that writes ``path``.
+    ``produced_by``, the workflow rule that writes ``path``; so does one whose
+    ``model_config`` does not name every constructor argument of this version's class
+    (a network saved before an argument existed would otherwise get its default).
     """
     target = select_device(device)
     stored = load_torch(path, produced_by=produced_by, map_location=target)
     if not isinstance(stored, dict) or stored.get("model_class") not in NETWORKS:
         raise CorruptFileError.for_file(path, f"no model_class among {sorted(NETWORKS)}",
                                         produced_by=produced_by)
+    network_class = NETWORKS[stored["model_class"]]
+    expected = set(inspect.signature(network_class).parameters)
+    recorded = stored.get("model_config")
+    if not isinstance(recorded, dict) or set(recorded) != expected:
+        raise CorruptFileError.for_file(
+            path, f"its model_config records {sorted(recorded or {})}, but a "
+            f"{stored['model_class']} of this version takes {sorted(expected)} (saved by "
+            "another prbench version?)", produced_by=produced_by)
     try:
-        network = NETWORKS[stored["model_class"]](**stored["model_config"])
+        network = network_class(**recorded)
         network.load_state_dict(stored["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CorruptFileError.for_file(path, f"its weights do not rebuild a "

@@ -248,7 +248,9 @@ def fit(model: nn.Module, task: TrainingTask, *, epochs: int = 10, batch_size: i
     task.prepare(device, epoch_streams(seed, 0))
     steps_per_epoch = math.ceil(task.size / batch_size)
 
-    model.to(device, memory_format=torch.channels_last).train()
+    model.to(device).train()
+    if device.type == "cuda":  # tensor cores; on the CPU, bf16 convolutions are slower so
+        model.to(memory_format=torch.channels_last)  # (benchmarks/bench_training.py)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = schedule.build(optimizer, lr, epochs * steps_per_epoch)
     autocast = functools.partial(torch.autocast, device_type=device.type, dtype=amp_dtype,

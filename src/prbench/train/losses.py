@@ -159,7 +159,9 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
                          f"got {jacobian_weight} with objective {kind!r}")
     if jacobian_samples is not None and jacobian_samples < 1:
         raise ValueError(f"jacobian_samples must be >= 1 or None, got {jacobian_samples}")
-    inputs = normalize_measurements(y).contiguous(memory_format=torch.channels_last)
+    inputs = normalize_measurements(y)
+    if inputs.device.type == "cuda":  # the layout the training loop gives the model there
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
     whole_batch = jacobian_samples is None or jacobian_samples >= inputs.shape[0]
     if jacobian_weight and whole_batch:
         inputs.requires_grad_(True)
