@@ -31,6 +31,9 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 
 
+check_benchmarks(workflow.rules)
+
+
 rule all:
     default_target: True
     input:

@@ -14,15 +14,18 @@ first rule decodes offline. It reports what would travel and fails over the budg
 ``run`` installs the wheels with ``pip install --no-index --no-deps --target``, puts that
 folder and the repository's ``src/`` on PYTHONPATH (prbench is not installed), checks every
 shipped package's requirements against what the node has, prints the torch/CUDA versions,
-runs ``python -m snakemake --configfile config/gpu-smoke.yaml`` and writes the report, and
-copies the run's tables, figures, provenance, per-rule benchmark timings and log into $OUT
-(at most 8 flat files).
+then runs ``python -m snakemake --configfile config/gpu-smoke.yaml`` (and its report) and
+``--configfile config/gpu.yaml`` (the paper-scale run), each with ``--resources
+gpu_jobs=8``, within a time budget for the whole command (``--budget-s``, default 580 s: a
+run still going is stopped and what it has is collected). It copies the runs' tables
+(Table 1, the per-stage timings), png figures, provenance, per-rule benchmark records and
+logs into $OUT, at most 8 flat files within the device's size limits (checked).
 
 ``selftest`` (here, CPU only) proves the recipe on this machine: the same ``prepare`` for this
 machine's Python into a scratch folder, a fresh ``venv --without-pip`` interpreter that sees
 only those wheels, the repository's ``src/`` and the node's preinstalled packages (linked from
-this interpreter), then ``run`` with ``-n`` (plan only), or with ``--full`` the whole tiny
-workflow on the CPU.
+this interpreter), then ``run`` with ``-n`` (both configs planned only), or with ``--full``
+the whole tiny smoke workflow on the CPU.
 
 Only the standard library is needed to ``run``; ``prepare`` also needs ``packaging`` and
 numpy (it reads the data checksum from prbench), and network access to the package index
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -49,6 +53,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WHEELS = ROOT / ".whl"
 DEFAULT_CONFIG = ROOT / "config" / "gpu-smoke.yaml"
+# `run` runs these in turn: the tiny smoke run (and its report), then the paper-scale run.
+DEFAULT_CONFIGS = (DEFAULT_CONFIG, ROOT / "config" / "gpu.yaml")
 DATA_DIR = ROOT / "resources" / "downloads"
 MIB = 1024 * 1024
 
@@ -445,48 +451,139 @@ def wants_cuda(config: Path) -> bool:
     return bool(re.search(r"^\s+device:\s*cuda\b", config.read_text(), re.M))
 
 
-OUT_FILES = ("results.tar.gz", "table1.md", "provenance.json", "benchmarks.tsv", "report.html",
-             "run.log", "summary.json")
+# What the device tool brings back from $OUT: at most 8 flat files, each at most 16 MiB,
+# 64 MiB together (its README). `run` writes: summary.json, run.log, report.html (the first
+# config's), one <run>.tar.gz per config, and the last config's table1.md, timings.md and
+# provenance.json: 5 + the number of configs, so at most 2 configs.
+OUT_LIMIT_FILES, OUT_LIMIT_FILE_MIB, OUT_LIMIT_TOTAL_MIB = 8, 16, 64
+FLAT = ("summary.json", "run.log", "report.html", "table1.md", "timings.md", "provenance.json")
+MAX_CONFIGS = OUT_LIMIT_FILES - len(FLAT)  # one tar per config
+# Time left at the end for collecting the files; every config before the last runs at most
+# PRELUDE_CAP_S (the smoke run takes ~1-2 min: longer means something is wrong).
+RESERVE_S, PRELUDE_CAP_S, MIN_RUN_S = 25, 240, 30
 
 
-def collect(out: Path, run: str, summary: dict) -> None:
-    """At most 8 flat files: results.tar.gz, table1.md, provenance.json, benchmarks.tsv,
-    report.html (written by the caller), run.log (written by the caller), summary.json."""
+def run_files(run: str) -> tuple[list[Path], list[Path]]:
+    """(small files of a run to bring back, those dropped first if the tar is too large):
+    tables, png figures, provenance, per-rule benchmarks and logs, training histories and
+    curves, the shared decoding's record; optionally scores.csv. No data, reconstructions
+    or checkpoints."""
     results = ROOT / "results" / run
-    small = [results / "tables", results / "figures", results / "provenance.json",
-             results / "scores.csv", results / "benchmarks", results / "logs",
-             ROOT / "resources" / "benchmarks", ROOT / "resources" / "logs"]
+    small = [results / "tables", results / "provenance.json", results / "benchmarks",
+             results / "logs", ROOT / "resources" / "benchmarks", ROOT / "resources" / "logs"]
+    small += sorted(results.glob("figures/*.png"))
     small += sorted(results.glob("models/*/history.csv")) + sorted(results.glob("models/*/*.png"))
-    small += sorted(results.glob("models/*/*.json"))
-    with tarfile.open(out / "results.tar.gz", "w:gz") as tar:
-        for path in small:
-            if path.exists():
+    return [path for path in small if path.exists()], [
+        path for path in (results / "scores.csv",) if path.exists()]
+
+
+def write_tar(target: Path, paths: list[Path], optional: list[Path]) -> list[str]:
+    """``target`` (.tar.gz) of ``paths`` and ``optional``; rewritten without ``optional`` if
+    it is over the per-file limit. Returns the optional files left out."""
+    for members, left_out in ((paths + optional, []), (paths, optional)):
+        with tarfile.open(target, "w:gz") as tar:
+            for path in members:
                 tar.add(path, arcname=str(path.relative_to(ROOT)))
-    for name, path in (("table1.md", results / "tables" / "table1.md"),
-                       ("provenance.json", results / "provenance.json")):
-        if path.exists():
-            shutil.copy2(path, out / name)
-    rows = []
-    for tsv in sorted(results.glob("benchmarks/*.tsv")) + sorted(
-            (ROOT / "resources" / "benchmarks").glob("*.tsv")):
-        lines = tsv.read_text().splitlines()
-        if not rows and lines:
-            rows.append("job\t" + lines[0])
-        rows += [f"{tsv.stem}\t{line}" for line in lines[1:]]
-    if rows:
-        (out / "benchmarks.tsv").write_text("\n".join(rows) + "\n")
+        if target.stat().st_size <= OUT_LIMIT_FILE_MIB * MIB or not optional:
+            return [str(path.relative_to(ROOT)) for path in left_out]
+    return [str(path.relative_to(ROOT)) for path in optional]
+
+
+def partial_timings(run: str) -> str | None:
+    """The per-stage time table of a run stopped before its provenance job, from the
+    benchmark files it has (prbench.report.timings, standard library only)."""
+    folder = ROOT / "results" / run / "benchmarks"
+    files = sorted(folder.glob("*.tsv"))
+    if not files:
+        return None
+    sys.path.insert(0, str(ROOT / "src"))
+    from prbench.report import timings
+
+    stages: dict[str, list[Path]] = {}
+    for path in files:
+        stage = re.sub(r"^(reconstruct|score|synthesize)_.*$", r"\1", path.stem)
+        stages.setdefault(stage, []).append(path)
+    return ("PARTIAL: the run stopped before its provenance job; these are the jobs that "
+            "finished (their benchmark files).\n\n"
+            + timings.to_markdown(timings.summarise(timings.read_jobs(stages)),
+                                  title=f"Job times of run `{run}` (partial)"))
+
+
+def collect(out: Path, runs: list[dict], summary: dict) -> None:
+    """The run's files into ``out`` (see OUT_LIMIT_FILES), then a check of the limits."""
+    for entry in runs:
+        small, optional = run_files(entry["run"])
+        if small or optional:
+            entry["left_out_of_tar"] = write_tar(out / f"{entry['run']}.tar.gz", small, optional)
+    if runs:
+        last = runs[-1]["run"]
+        results = ROOT / "results" / last
+        for name, path in (("table1.md", results / "tables" / "table1.md"),
+                           ("timings.md", results / "tables" / "timings.md"),
+                           ("provenance.json", results / "provenance.json")):
+            if path.exists():
+                shutil.copy2(path, out / name)
+        if not (out / "timings.md").exists():
+            partial = partial_timings(last)
+            if partial:
+                (out / "timings.md").write_text(partial)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    files = sorted(path for path in out.iterdir())
+    sizes = {path.name: path.stat().st_size for path in files}
+    problems = [f"{path.name} is not a plain file" for path in files if not path.is_file()]
+    problems += [f"{name}: {mib(size)} > {OUT_LIMIT_FILE_MIB} MiB" for name, size in sizes.items()
+                 if size > OUT_LIMIT_FILE_MIB * MIB]
+    if len(files) > OUT_LIMIT_FILES:
+        problems.append(f"{len(files)} files > {OUT_LIMIT_FILES}")
+    if sum(sizes.values()) > OUT_LIMIT_TOTAL_MIB * MIB:
+        problems.append(f"{mib(sum(sizes.values()))} in all > {OUT_LIMIT_TOTAL_MIB} MiB")
+    summary["out_files"] = {name: size for name, size in sizes.items()}
+    summary["out_within_limits"] = not problems
+    summary["out_problems"] = problems
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    for name, size in sizes.items():
+        print(f"  {size / MIB:7.2f} MiB  {out / name}")
+    print("within the device's limits on returned files" if not problems
+          else "OVER the device's limits on returned files: " + "; ".join(problems))
 
 
-def tee(cmd: list[str], env: dict, log) -> int:
+def tee(cmd: list[str], env: dict, log, timeout: float | None = None) -> tuple[int, bool]:
+    """Run ``cmd`` in its own process group, copying its output to stdout and ``log``;
+    after ``timeout`` seconds the whole group gets SIGTERM, then SIGKILL 20 s later.
+    Returns (exit code, whether it was stopped for time)."""
+    import signal
+    import threading
+
     print("+", " ".join(cmd), flush=True)
     log.write(f"+ {' '.join(cmd)}\n")
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
-    for line in process.stdout:
-        sys.stdout.write(line)
-        log.write(line)
-    return process.wait()
+                               stderr=subprocess.STDOUT, text=True, bufsize=1,
+                               start_new_session=True)
+
+    def copy() -> None:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+
+    reader = threading.Thread(target=copy, daemon=True)
+    reader.start()
+    try:
+        code = process.wait(timeout=timeout)
+        stopped = False
+    except subprocess.TimeoutExpired:
+        message = f"\n*** time budget: stopping {cmd[2:4]} after {timeout:.0f} s ***\n"
+        print(message, flush=True)
+        log.write(message)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            code = process.wait()
+        stopped = True
+    reader.join(timeout=10)
+    log.flush()
+    return code, stopped
 
 
 def probe(python: str, env: dict) -> dict:
@@ -499,16 +596,30 @@ def probe(python: str, env: dict) -> dict:
 
 
 def cmd_run(args) -> int:
+    started = time.monotonic()
     python = args.python
     pip = args.pip.split() if args.pip else [python, "-m", "pip"]
     wheels, site = Path(args.wheels).resolve(), Path(args.site)
-    config = Path(args.configfile).resolve()
+    configs = [Path(c).resolve() for c in (args.configfile or DEFAULT_CONFIGS)]
+    if len(configs) > MAX_CONFIGS:
+        raise SystemExit(f"at most {MAX_CONFIGS} configs: the device brings back "
+                         f"{OUT_LIMIT_FILES} files")
+    runs = [run_name(config) for config in configs]
+    if len(set(runs)) != len(runs):
+        raise SystemExit(f"the configs' run names repeat: {runs}")
+    budget = args.budget_s
+
+    def left() -> float:
+        return math.inf if budget is None else budget - (time.monotonic() - started)
+
     out = Path(args.out or os.environ.get("OUT") or ROOT / "benchmarks" / "out" / "gpu-run")
     out.mkdir(parents=True, exist_ok=True)
-    for name in OUT_FILES:  # this run's files only, never an earlier run's
-        (out / name).unlink(missing_ok=True)
-    summary: dict = {"config": str(config.relative_to(ROOT) if config.is_relative_to(ROOT)
-                                   else config), "host": platform.node()}
+    for old in out.iterdir():  # this run's files only, never an earlier run's
+        if old.is_file() and (old.name in FLAT or old.name.endswith(".tar.gz")):
+            old.unlink()
+    summary: dict = {"configs": [str(c.relative_to(ROOT) if c.is_relative_to(ROOT) else c)
+                                 for c in configs],
+                     "host": platform.node(), "budget_s": budget, "gpu_jobs": args.gpu_jobs}
     found = sorted(wheels.glob("*.whl"))
     if not found:
         raise SystemExit(f"no wheels in {wheels}: run `prepare` first (online)")
@@ -539,28 +650,56 @@ def cmd_run(args) -> int:
               f"(have {unmet['have']})")
     if not Path(info["snakemake_from"]).is_relative_to(site.resolve()):
         raise SystemExit(f"snakemake was imported from {info['snakemake_from']}, not {site}")
-    if wants_cuda(config) and not info.get("cuda_available") and not args.dry_run:
-        raise SystemExit(f"{config.name} asks for CUDA but torch sees no GPU")
-    run = run_name(config)
-    base = [python, "-m", "snakemake", "--configfile", str(config), "--workflow-profile", "none",
-            "--cores", str(args.cores)]
+    cuda = [c.name for c in configs if wants_cuda(c)]
+    if cuda and not info.get("cuda_available") and not args.dry_run:
+        raise SystemExit(f"{', '.join(cuda)} ask(s) for CUDA but torch sees no GPU")
+    entries: list[dict] = []
+    summary["runs"] = entries
+    code = 0
     with open(out / "run.log", "w") as log:
-        start = time.perf_counter()
-        code = tee([*base, "--printshellcmds", "--rerun-incomplete", "--show-failed-logs",
-                    *(["-n"] if args.dry_run else []), *args.snakemake_args], env, log)
-        summary["snakemake_rc"] = code
-        summary["snakemake_s"] = round(time.perf_counter() - start, 1)
-        if code == 0 and not args.dry_run:
+        for number, (config, run) in enumerate(zip(configs, runs)):
+            last = number == len(configs) - 1
+            timeout = left() - RESERVE_S if last else min(left() - RESERVE_S, PRELUDE_CAP_S)
+            entry = {"run": run, "config": summary["configs"][number]}
+            entries.append(entry)
+            if timeout < MIN_RUN_S:
+                entry["skipped"] = f"only {left():.0f} s of the budget left"
+                print(f"skipping {run}: {entry['skipped']}")
+                code = code or 1
+                break
+            base = [python, "-m", "snakemake", "--configfile", str(config),
+                    "--workflow-profile", "none", "--cores", str(args.cores),
+                    "--resources", f"gpu_jobs={args.gpu_jobs}"]
             start = time.perf_counter()
-            summary["report_rc"] = tee([*base, "--report", str(out / "report.html")], env, log)
-            summary["report_s"] = round(time.perf_counter() - start, 1)
+            rc, stopped = tee([*base, "--printshellcmds", "--rerun-incomplete",
+                               "--show-failed-logs", *(["-n"] if args.dry_run else []),
+                               *args.snakemake_args], env, log,
+                              None if math.isinf(timeout) else timeout)
+            entry.update(snakemake_rc=rc, snakemake_s=round(time.perf_counter() - start, 1),
+                         stopped_for_time=stopped)
+            if rc == 0 and number == 0 and not args.dry_run and not args.no_report:
+                start = time.perf_counter()
+                report_timeout = min(120.0, left() - RESERVE_S)
+                entry["report_rc"], entry["report_stopped"] = tee(
+                    [*base, "--report", str(out / "report.html")], env, log,
+                    None if math.isinf(report_timeout) else max(report_timeout, 1.0))
+                entry["report_s"] = round(time.perf_counter() - start, 1)
+            if rc != 0:
+                code = rc
+                print(f"{run}: snakemake exited {rc}" + (" (stopped for time)" if stopped
+                                                        else "") + "; not going on")
+                break
+    summary["total_s"] = round(time.monotonic() - started, 1)
     if not args.dry_run:
-        collect(out, run, summary)
+        collect(out, entries, summary)
     else:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in summary.items() if k.endswith(("_rc", "_s"))}))
+        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    print(json.dumps({"total_s": summary["total_s"],
+                      "runs": [{k: v for k, v in e.items() if k.endswith(("_rc", "_s", "run",
+                                                                          "skipped"))}
+                               for e in entries]}))
     print(f"files in {out}: {sorted(p.name for p in out.iterdir())}")
-    return code or summary.get("report_rc", 0)
+    return code or next((e.get("report_rc", 0) for e in entries if e.get("report_rc")), 0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -607,16 +746,17 @@ def cmd_selftest(args) -> int:
     if isolated.returncode == 0:
         raise SystemExit(f"{python} imports snakemake without the wheels: not isolated")
     print(f"{python} alone cannot import snakemake (isolated)")
-    config = DEFAULT_CONFIG
-    if args.full:  # the same config on the CPU, under its own run name
+    configs = [str(config) for config in DEFAULT_CONFIGS]  # planned only (-n)
+    if args.full:  # the smoke config on the CPU, under its own run name, run for real
         text = DEFAULT_CONFIG.read_text().replace("device: cuda", "device: cpu")
         text = re.sub(r"^run:.*$", "run: gpu-smoke-cpu", text, count=1, flags=re.M)
-        config = scratch / "gpu-smoke-cpu.yaml"
-        config.write_text(text)
+        configs = [str(scratch / "gpu-smoke-cpu.yaml")]
+        Path(configs[0]).write_text(text)
     run_args = argparse.Namespace(
         python=python, pip=f"{sys.executable} -m pip", wheels=str(wheels), site=str(site),
-        extra_path=[str(mirror)], configfile=str(config), cores=args.cores,
-        out=str(scratch / "out"), dry_run=not args.full, snakemake_args=[])
+        extra_path=[str(mirror)], configfile=configs, cores=args.cores, gpu_jobs=8,
+        budget_s=None, no_report=False, out=str(scratch / "out"), dry_run=not args.full,
+        snakemake_args=[])
     return cmd_run(run_args)
 
 
@@ -644,8 +784,18 @@ def main() -> int:
     run.add_argument("--wheels", default=DEFAULT_WHEELS)
     run.add_argument("--site", default="/tmp/site")
     run.add_argument("--extra-path", action="append", default=[])
-    run.add_argument("--configfile", default=DEFAULT_CONFIG)
+    run.add_argument("--configfile", action="append",
+                     help="a config to run, repeatable, in order (at most "
+                          f"{MAX_CONFIGS}; default: {', '.join(c.name for c in DEFAULT_CONFIGS)})")
     run.add_argument("--cores", type=int, default=16)
+    run.add_argument("--gpu-jobs", type=int, default=8,
+                     help="--resources gpu_jobs=N: jobs sharing the GPU at once (default 8)")
+    run.add_argument("--budget-s", type=float, default=580,
+                     help="seconds for the whole command, install included (default 580, for "
+                          "the device's 600-s limit): a run still going at the end (less "
+                          f"{RESERVE_S} s to collect) is stopped and what it has is collected")
+    run.add_argument("--no-report", action="store_true",
+                     help="no `snakemake --report` after the first config")
     run.add_argument("--out", help="default: $OUT, else benchmarks/out/gpu-run")
     run.add_argument("-n", "--dry-run", action="store_true")
     run.add_argument("snakemake_args", nargs="*", help="after --: passed to snakemake")

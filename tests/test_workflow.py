@@ -53,6 +53,29 @@ def test_full_run_scores_every_configured_method(finished_run):
     assert record["packages"]["torch"] == metadata.version("torch")
 
 
+def test_provenance_wall_time_spans_every_job_of_the_run(finished_run):
+    """wall_seconds against the run's benchmark files read here: each job ends at its
+    file's mtime and started its 's' seconds before; every job but provenance counts."""
+    workdir, _, config = finished_run
+    results = workdir / "results" / config["run"]
+    spans = []
+    for path in (results / "benchmarks").glob("*.tsv"):
+        if path.name != "provenance.tsv":
+            seconds = pd.read_csv(path, sep="\t")["s"].sum()
+            spans.append((path.stat().st_mtime - seconds, path.stat().st_mtime))
+    methods, shards = len(config["reconstruction"]["methods"]), config["reconstruction"]["shards"]
+    # synthesis (2), networks (2 U-Nets, the denoiser), support selections (2) and their
+    # table, methods x shards, a score per method, table, figures, training curves,
+    # network diagnostics
+    assert len(spans) == 2 + 3 + 3 + methods * shards + methods + 4
+    record = json.loads((results / "provenance.json").read_text())
+    wall = max(end for _, end in spans) - min(start for start, _ in spans)
+    assert record["wall_seconds"] == pytest.approx(wall, abs=2e-3)
+    assert record["timings"]["jobs"] == len(spans) and record["timings"]["not_covered"] == []
+    text = (results / "tables" / "timings.md").read_text()
+    assert f"| reconstruct | {methods * shards} |" in text and f"| score | {methods} |" in text
+
+
 def test_refined_shards_use_the_support_selected_on_validation_images(finished_run):
     workdir, _, config = finished_run
     results = workdir / "results" / config["run"]

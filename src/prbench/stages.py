@@ -28,6 +28,7 @@ from .metrics import border_energy_fraction
 from .nets import DnCNN, UNet
 from .registry import METHODS, PAPER_TABLE1, SUPPORT_SELECTORS
 from .report import figures, table
+from .report import timings as timing
 from .report.diagnostics import network_diagnostics
 from .report.scores import score_method
 from .runlog import job_log
@@ -270,9 +271,53 @@ def diagnose_networks(*, histories: dict[str, str | Path], train_set: str | Path
     write_text(output, text)
 
 
-def record_provenance(*, scores: str | Path, output: str | Path, config: dict[str, Any],
+def record_provenance(*, scores: str | Path, output: str | Path, timings: str | Path,
+                      benchmarks: dict[str, Sequence[str | Path]],
+                      benchmark_folder: str | Path, config: dict[str, Any],
                       repository: str | Path) -> None:
-    """The run's provenance.json: config, seed, workflow revision, versions, devices."""
+    """The run's provenance.json (config, seed, workflow revision, versions, devices, GPU,
+    and the run's time record) and its per-stage time table ``timings`` (Markdown).
+
+    ``benchmarks``: stage (rule) -> the benchmark files of its jobs, every job of the run
+    but this one (:mod:`prbench.report.timings`); each must be readable. Benchmark files
+    in ``benchmark_folder`` that are not among them (left by an earlier configuration of
+    the same run name, say) are listed as ``not_covered``, not counted. The record also
+    holds the reconstruction jobs' times by method (``reconstruct_by_method``).
+    """
     devices = sorted(pd.read_csv(scores)["device"].astype(str).unique())
-    write_json(output, provenance.collect(repository=repository, config=config,
-                                          seed=config["seed"], device=", ".join(devices)))
+    jobs = timing.read_jobs(benchmarks)
+    summary = timing.summarise(jobs)
+    by_method = timing.relabel(jobs, "reconstruct", r"reconstruct_(.+)_shard\d+")
+    if by_method:
+        summary["reconstruct_by_method"] = timing.summarise(
+            by_method, origin=min(job.start for job in jobs))["stages"]
+    read = {Path(path).resolve() for paths in benchmarks.values() for path in paths}
+    own = Path(benchmark_folder) / "provenance.tsv"
+    summary["not_covered"] = sorted(
+        path.name for path in Path(benchmark_folder).glob("*.tsv")
+        if path.resolve() not in read and path.resolve() != own.resolve())
+    summary["covers"] = ("every job of the run but this provenance job: "
+                         + ", ".join(f"{stage} ({len(paths)})"
+                                     for stage, paths in benchmarks.items()))
+    if summary["not_covered"]:
+        _LOG.warning("benchmark files not of this run's jobs, not counted: %s",
+                     summary["not_covered"])
+    gpu = (torch.cuda.get_device_name(0) if any(d.startswith("cuda") for d in devices)
+           and torch.cuda.is_available() else None)
+    record = provenance.collect(repository=repository, config=config, seed=config["seed"],
+                                device=", ".join(devices), gpu=gpu,
+                                wall_seconds=round(summary["wall_seconds"], 3),
+                                timings=summary)
+    text = timing.to_markdown(summary, title=f"Job times of run `{config['run']}` "
+                                             f"(device {', '.join(devices)}"
+                                             + (f", {gpu}" if gpu else "") + ")")
+    if by_method:
+        text += ("\nReconstruction jobs by method:\n\n"
+                 + "\n".join(timing.stage_table(summary["reconstruct_by_method"], "method"))
+                 + "\n")
+    if summary["not_covered"]:
+        text += ("\nNot counted (benchmark files of jobs outside this run's plan): "
+                 + ", ".join(summary["not_covered"]) + "\n")
+    _LOG.info("timings\n%s", text)
+    write_json(output, record)
+    write_text(timings, text)

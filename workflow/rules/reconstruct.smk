@@ -18,6 +18,8 @@ rule reconstruct:
     conda:
         ENV
     threads: 1
+    resources:
+        gpu_jobs=reconstruction_gpu_jobs,  # local: --resources gpu_jobs=N
     params:
         settings=lambda wildcards: config["reconstruction"]["methods"][wildcards.method],
         shards=config["reconstruction"]["shards"],

@@ -16,5 +16,6 @@ rule score:
         method="|".join(ALL_METHODS),
     conda:
         ENV
+    threads: 1  # torch's own default is every core: many score jobs at once would oversubscribe
     script:
         "../scripts/score.py"

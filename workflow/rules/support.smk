@@ -27,6 +27,8 @@ if SELECTED:
         conda:
             ENV
         threads: 1
+        resources:
+            gpu_jobs=gpu_jobs(config["reconstruction"]["device"]),
         params:
             settings=lambda wildcards: config["reconstruction"]["methods"][
                 SUPPORT_SELECTORS[wildcards.model]

@@ -28,6 +28,7 @@ for model in MODELS:
         threads: 1
         resources:
             gpu=config["training"]["gpus"],  # passed to a cluster (SLURM --gpus) when > 0
+            gpu_jobs=gpu_jobs(config["training"]["device"]),  # local: --resources gpu_jobs=N
         params:
             model=model,
             settings=config["training"]["models"][model],
@@ -56,6 +57,7 @@ if "denoiser" in TRAINED:
         threads: 1
         resources:
             gpu=config["training"]["gpus"],
+            gpu_jobs=gpu_jobs(config["training"]["device"]),
         params:
             settings=config["denoiser"],
             validation_fraction=config["training"]["validation_fraction"],

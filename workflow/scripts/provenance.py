@@ -1,13 +1,17 @@
 """Snakemake script of rule `provenance`: prbench.stages.record_provenance."""
 
+import os
 from pathlib import Path
 
 from prbench import stages
 
 
 def main(job):
-    stages.run(stages.record_provenance, log=job.log[0], scores=job.input[0],
-               output=job.output[0], config=job.params.config,
+    benchmarks = {stage: list(getattr(job.input, stage)) for stage in job.params.stages}
+    [folder] = {os.path.dirname(path) for paths in benchmarks.values() for path in paths}
+    stages.run(stages.record_provenance, log=job.log[0], scores=job.input.scores,
+               output=job.output.record, timings=job.output.timings, benchmarks=benchmarks,
+               benchmark_folder=folder, config=job.params.config,
                repository=Path(job.scriptdir).parents[1])
 
 

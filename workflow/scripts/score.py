@@ -4,7 +4,8 @@ from prbench import stages
 
 
 def main(job):
-    stages.run(stages.score, log=job.log[0], method=job.wildcards.method, test=job.input.test,
+    stages.run(stages.score, log=job.log[0], threads=job.threads,
+               method=job.wildcards.method, test=job.input.test,
                shards=job.input.shards, scores=job.output.scores, aligned=job.output.aligned)
 
 

@@ -14,6 +14,10 @@ __all__ = ["SCORE_COLUMNS", "score_method"]
 
 SCORE_COLUMNS = ["method", "image", "label", "offset_row", "offset_col", "flipped", "mse",
                  "seconds", "residual", "iterations", "device"]
+#: Images aligned at once. The alignment's float64 intermediates take ~0.9 MB per image:
+#: 10,000 test images at once took 59 s and 10.9 GB at peak on one CPU thread here, in
+#: chunks of 1,024 22 s and 2.6 GB (2026-11-29; benchmarks/time_cpu_stages.py).
+ALIGN_CHUNK = 1024
 
 
 def score_method(method: str, test: SynthesizedSet, shards: dict[str, np.ndarray],
@@ -28,8 +32,11 @@ def score_method(method: str, test: SynthesizedSet, shards: dict[str, np.ndarray
     index = shards["index"]
     if index.max(initial=-1) >= len(test.x):
         raise ValueError(f"{method}: reconstruction indices exceed the {len(test.x)} test images")
-    alignment = align(torch.from_numpy(test.x[index]), torch.from_numpy(shards["x_hat"]),
-                      geometry)
+    truths, recons = torch.from_numpy(test.x[index]), torch.from_numpy(shards["x_hat"])
+    chunks = [align(truth, recon, geometry) for truth, recon
+              in zip(truths.split(ALIGN_CHUNK), recons.split(ALIGN_CHUNK))]
+    mse = torch.cat([chunk.mse for chunk in chunks])
+    aligned = torch.cat([chunk.aligned.to(torch.complex64) for chunk in chunks])
     table = pd.DataFrame({
         "method": method,
         "image": index,
@@ -37,10 +44,10 @@ def score_method(method: str, test: SynthesizedSet, shards: dict[str, np.ndarray
         "offset_row": test.offsets[index, 0],
         "offset_col": test.offsets[index, 1],
         "flipped": test.flips[index],
-        "mse": alignment.mse.numpy(),
+        "mse": mse.numpy(),
         "seconds": shards["seconds"],
         "residual": shards["residual"],
         "iterations": shards["iterations"],
         "device": shards["device"],
     }, columns=SCORE_COLUMNS)
-    return table, alignment.aligned.to(torch.complex64).numpy()
+    return table, aligned.numpy()
