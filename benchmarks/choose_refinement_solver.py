@@ -15,9 +15,11 @@ two solvers at their best grid points.
     python benchmarks/choose_refinement_solver.py [--run results/default]
         [--config config/config.yaml] [--count 32] [--threads 1] [--output FILE]
 
-The ``alm_split`` settings are the config's ``alm_split`` row with one start (as the
-refined rows use one); the L-BFGS ALM's are the config's ``<model>_refined`` settings.
-Recorded result: benchmarks/results/refinement_solver.md.
+The ``alm_split`` settings are those of the config's ``alm`` row with one start (as the
+refined rows use one); the L-BFGS ALM's are those of its ``alm_lbfgs`` row with one start.
+Recorded result: benchmarks/results/refinement_solver.md (the default run's networks
+before the refined rows changed solver); it made the Fourier-splitting ALM the refinement
+solver of the refined and support-only rows.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def main() -> None:
                                            geometry, device="cpu")
         estimate = pad(output, geometry.m)
         seeds = methods.image_seeds(config["seed"], method, indices)
-        solvers = {"alm": settings[method], "alm_split": {**settings["alm_split"], "n_starts": 1}}
+        solvers = {"alm": {**settings["alm_lbfgs"], "n_starts": 1},
+                   "alm_split": {**settings["alm"], "n_starts": 1}}
         for solver, params in solvers.items():
             for point in points:
                 start = time.perf_counter()

@@ -1,14 +1,15 @@
-"""The support-constrained ALM (``alm``) vs the Fourier-splitting ALM (``alm_split``).
+"""The L-BFGS ALM (solver ``alm``) vs the Fourier-splitting ALM (solver ``alm_split``).
 
 1. Shard time: one default-config reconstruction shard, i.e. 50 synthetic 36 x 36 objects
    (m = 72, frame support, random starts) with the parameters of config/config.yaml's
-   ``alm`` and ``alm_split`` rows; best of ``--repeats`` wall times.
+   ``alm_lbfgs`` and ``alm`` rows (whose solvers are ``alm`` and ``alm_split``); best of
+   ``--repeats`` wall times.
 2. Refinement quality: 30 validation objects synthesized from Fashion-MNIST *training*
    images (prbench.data.synth.synthesize, split "validation", geometry 36/72), each solver
    given the EXACT support of the true object and random starts; mean and median
-   symmetric MSE and wall time. Old ALM with config.yaml's refinement parameters
-   (passive_refined) and its random-start row, alm_split with its config.yaml parameters
-   at 2 and 1 starts, HIO (config.yaml's row) for reference.
+   symmetric MSE and wall time. The L-BFGS ALM with its config.yaml row's parameters at 1
+   and 2 starts, alm_split with its config.yaml row's parameters at 2 and 1 starts, HIO
+   (config.yaml's row) for reference.
 3. The same 30 objects and solvers with the 36 x 36 frame support instead.
 
     python benchmarks/compare_alm.py [--threads 1] [--repeats 2] [--source PATH] [--out FILE]
@@ -65,8 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    old, new = solver_params(config, "alm"), solver_params(config, "alm_split")
-    refined, reference = solver_params(config, "passive_refined"), solver_params(config, "hio")
+    old, new = solver_params(config, "alm_lbfgs"), solver_params(config, "alm")
+    reference = solver_params(config, "hio")
     lines = [f"# alm vs alm_split ({args.threads} thread(s), torch {torch.__version__})", "",
              "## 1. One default-config shard: 50 synthetic objects, frame support, random starts",
              "", "| solver | parameters (config/config.yaml) | seconds |", "| --- | --- | ---: |"]
@@ -79,7 +80,7 @@ def main() -> None:
     valid = synthesize(data["train_images"], data["train_labels"], 30, seed=777,
                        split="validation", geometry=GEOMETRY)
     x, Y = torch.from_numpy(valid.x), torch.from_numpy(valid.y)
-    runs = [("alm", alm, refined), ("alm", alm, old), ("alm_split", alm_split, new),
+    runs = [("alm", alm, {**old, "n_starts": 1}), ("alm", alm, old), ("alm_split", alm_split, new),
             ("alm_split", alm_split, {**new, "n_starts": 1}), ("hio", hio, reference)]
     for title, support in (("2. Refinement solver: 30 validation objects (training images), "
                             "EXACT support, random starts", pad(x != 0, GEOMETRY.m)),

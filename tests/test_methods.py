@@ -69,18 +69,22 @@ def test_reference_row_enforces_its_prior_and_refuses_to_override_it():
                             seed=0, geometry=G, device="cpu")
 
 
-def test_fourier_splitting_alm_row_runs_its_solver_from_random_starts():
-    """The "alm_split" row: the solver with the frame support and the per-image seeds."""
+@pytest.mark.parametrize("method, solver, params, group", [
+    ("alm", alm_split, {"n_starts": 2, "iters": 15, "rho": 0.01}, "paper"),
+    ("alm_lbfgs", alm, {"n_starts": 2, "outer_iters": 2, "inner_iters": 5}, "beyond")])
+def test_alm_rows_run_their_solver_from_random_starts(method, solver, params, group):
+    """The paper's "ALM" row is the Fourier-splitting ALM, "alm_lbfgs" the L-BFGS one: each
+    runs its solver with the frame support and the per-image seeds."""
     y = measurements(2)
-    params = {"n_starts": 2, "iters": 15, "rho": 0.01}
-    result = methods.reconstruct("alm_split", y, np.arange(2), params, seed=3, geometry=G,
+    result = methods.reconstruct(method, y, np.arange(2), params, seed=3, geometry=G,
                                  device="cpu")
-    direct, info = alm_split(torch.from_numpy(y), seed=methods.image_seeds(3, "alm_split",
-                                                                             np.arange(2)),
-                             geometry=G, **params)
+    direct, info = solver(torch.from_numpy(y), seed=methods.image_seeds(3, method,
+                                                                        np.arange(2)),
+                          geometry=G, **params)
     np.testing.assert_array_equal(result.x_hat, direct.numpy())
     np.testing.assert_array_equal(result.iterations, info.iterations.numpy())
-    assert METHODS["alm_split"].group == "beyond" and METHODS["alm_split"].needs() == {}
+    assert METHODS[method].group == group and METHODS[method].needs() == {}
+
 
 @pytest.fixture
 def network(tmp_path):
@@ -112,7 +116,7 @@ def test_network_output_method_returns_the_network_output(network):
 def test_refined_method_starts_alm_from_the_output_inside_its_support(network):
     path, model = network
     y = measurements(2)
-    params = {"n_starts": 1, "outer_iters": 2, "inner_iters": 5}
+    params = {"n_starts": 1, "iters": 15, "rho": 0.01}
     result = methods.reconstruct("passive_refined", y, np.arange(2), params, seed=0,
                                  geometry=G, device="cpu", network=path,
                                  support={"sigma": 1.0, "threshold": 0.3})
@@ -120,8 +124,8 @@ def test_refined_method_starts_alm_from_the_output_inside_its_support(network):
         output = to_complex(model(normalize_measurements(torch.from_numpy(y))))
     estimate = pad(output, G.m)
     support = support_module.from_estimate(estimate, sigma=1.0, threshold=0.3)
-    direct, _ = alm(torch.from_numpy(y), support, estimate, seed=0, geometry=G, n_starts=1,
-                    outer_iters=2, inner_iters=5)
+    direct, _ = alm_split(torch.from_numpy(y), support, estimate, seed=0, geometry=G,
+                          **params)
     np.testing.assert_allclose(result.x_hat, direct.numpy(), rtol=1e-4, atol=1e-5)
     assert not np.abs(result.x_hat[:, ~support.numpy().any(0)]).any()
 

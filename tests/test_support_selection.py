@@ -79,7 +79,7 @@ def test_only_a_method_with_a_network_and_a_solver_is_refined():
                        {"sigma": 1.0, "threshold": 0.3}, seed=0, geometry=G, device="cpu")
 
 
-ALM = {"n_starts": 1, "outer_iters": 2, "inner_iters": 3}
+ALM = {"n_starts": 1, "iters": 10, "rho": 0.01}
 SELECTION = {"images": 3, "sigma": [0.5, 1.0], "threshold": [0.1, 0.3]}
 
 
