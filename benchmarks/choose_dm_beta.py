@@ -35,7 +35,7 @@ import yaml
 from prbench import methods
 from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
-from validation_data import training_split
+from validation_data import paired_cells, report, training_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,12 +94,8 @@ def main() -> None:
         best = min(args.betas, key=lambda beta: errors[method, beta].mean())
         for beta in args.betas:
             diff = errors[method, beta] - errors[method, best]
-            lines.append(f"| {method} | {beta} | {diff.mean():+.4f} | "
-                         f"{diff.std(ddof=1) / np.sqrt(len(diff)):.4f} | {(diff > 0).sum()} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.output:
-        args.output.write_text(table)
+            lines.append(f"| {method} | {beta} | {paired_cells(diff)} | {(diff > 0).sum()} |")
+    report(lines, args.output)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from prbench.physics import pad
 from prbench.solvers import SOLVERS
 from prbench.solvers.support import from_estimate
 from prbench.support_selection import grid
+from validation_data import paired_cells, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,13 +96,8 @@ def main() -> None:
               "images better with alm_split |", "| --- | ---: | ---: | ---: |"]
     for model in ("naive", "passive"):
         diff = best[model, "alm_split"] - best[model, "alm"]
-        lines.append(f"| {model} | {diff.mean():+.4f} | "
-                     f"{diff.std(ddof=1) / np.sqrt(len(diff)):.4f} | "
-                     f"{(diff < 0).sum()} of {len(diff)} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.output:
-        args.output.write_text(table)
+        lines.append(f"| {model} | {paired_cells(diff)} | {(diff < 0).sum()} of {len(diff)} |")
+    report(lines, args.output)
 
 
 if __name__ == "__main__":

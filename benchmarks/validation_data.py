@@ -1,9 +1,12 @@
 """The default run's training split, synthesized as the workflow does, for the benchmark
-scripts that choose settings on its validation hold-out (never on the test split)."""
+scripts that choose settings on its validation hold-out (never on the test split), and
+how those scripts report."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from prbench.data import fashion_mnist, synth
 from prbench.geometry import Geometry
@@ -20,3 +23,17 @@ def training_split(config: dict, fashion: Path) -> tuple[synth.SynthesizedSet, i
                             phase_smoothing_px=syn["phase_smoothing_px"],
                             phase_std_rad=syn["phase_std_rad"])
     return data, synth.validation_size(len(data.x), config["training"]["validation_fraction"])
+
+
+def paired_cells(difference: np.ndarray) -> str:
+    """Markdown cells of per-image differences: their mean and its standard error."""
+    return (f"{difference.mean():+.4f} | "
+            f"{difference.std(ddof=1) / np.sqrt(len(difference)):.4f}")
+
+
+def report(lines: list[str], output: Path | None) -> None:
+    """Print the Markdown lines, and write them to ``output`` if given."""
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if output:
+        output.write_text(table)
