@@ -22,6 +22,6 @@ def test_tiny_run_reproduces_its_reference(finished_run):
 
 
 @pytest.mark.skipif(not (ROOT / "results" / "default" / "tables" / "table1.csv").exists(),
-                    reason="no default run here: `snakemake` first (about 9 minutes on 2 cores)")
+                    reason="no default run here: `snakemake` first (about 8 minutes on 2 cores)")
 def test_default_run_reproduces_its_reference():
     assert_same_tables(ROOT / "results" / "default" / "tables", REFERENCE / "default" / "tables")
