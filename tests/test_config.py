@@ -76,6 +76,9 @@ def base():
     (lambda c: c["reconstruction"]["methods"].pop("naive_refined"),
      "reconstruction.methods.naive_support_only uses the support selected with "
      "naive_refined's settings: configure reconstruction.methods.naive_refined too"),
+    (lambda c: (c["synthesis"].update(photons=1000.0),
+                c["training"]["models"]["passive"].update(on_the_fly=True)),
+     "training.models.passive.on_the_fly: on-the-fly placement computes noiseless"),
 ])
 def test_cross_key_errors_name_the_key(change, named):
     config = copy.deepcopy(base())

@@ -170,6 +170,27 @@ def test_synthesis_places_flips_and_measures_as_specified():
     assert len(set(data.base_index.tolist())) == 30
 
 
+def test_photon_limited_synthesis_counts_photons_of_the_same_objects():
+    # The same objects, placements and flips as the noiseless split; y is integer photon
+    # counts in y's units (counts = y * photons / sum of the noiseless y), never negative,
+    # different from the noiseless y, the same for the same seed; the budget is recorded.
+    images, labels = synthetic_images(20)
+    clean = synth.synthesize(images, labels, 8, seed=5, split="train", geometry=G)
+    noisy = synth.synthesize(images, labels, 8, seed=5, split="train", geometry=G,
+                             photons=500.0)
+    for key in ("x", "offsets", "flips", "base_index"):
+        np.testing.assert_array_equal(getattr(noisy, key), getattr(clean, key))
+    total = clean.y.astype(np.float64).sum(axis=(1, 2), keepdims=True)
+    counts = noisy.y.astype(np.float64) * 500.0 / total
+    np.testing.assert_allclose(counts, counts.round(), rtol=0, atol=1e-3)
+    assert counts.min() >= 0 and not np.allclose(noisy.y, clean.y)
+    assert abs(counts.sum(axis=(1, 2)).mean() - 500) < 3 * np.sqrt(500 / 8)
+    again = synth.synthesize(images, labels, 8, seed=5, split="train", geometry=G,
+                             photons=500.0)
+    np.testing.assert_array_equal(again.y, noisy.y)
+    assert noisy.meta["photons"] == 500.0 and "photons" not in clean.meta
+
+
 def test_synthesis_is_deterministic_and_splits_differ():
     images, labels = synthetic_images(20)
     first = synth.synthesize(images, labels, 10, seed=7, split="train", geometry=G)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prbench.physics import (conjugate_flip, forward, fourier_magnitude_projection,
-                             fourier_residual, pad)
+                             fourier_residual, pad, poisson_noise)
 
 
 def random_objects(batch, h, w, seed=0):
@@ -112,3 +112,62 @@ def test_fourier_residual_gradient():
 def test_forward_rejects_bad_input(bad, message):
     with pytest.raises((ValueError, TypeError), match=message):
         forward(bad, 8)
+
+
+# --- photon-limited measurements ----------------------------------------------------------
+
+def _intensities():
+    """Two 6 x 6 intensity images with zeros and a range of values, in arbitrary units."""
+    gen = torch.Generator().manual_seed(3)
+    y = torch.rand(2, 6, 6, generator=gen, dtype=torch.float64) * torch.tensor([5.0, 900.0])[
+        :, None, None]
+    y[:, 0, :3] = 0
+    return y.to(torch.float32)
+
+
+def test_poisson_noise_is_integer_counts_in_the_units_of_y():
+    y = _intensities()
+    noisy = poisson_noise(y, 200.0, generator=torch.Generator().manual_seed(0))
+    assert noisy.dtype == torch.float32 and noisy.shape == y.shape
+    total = y.double().sum(dim=(-2, -1), keepdim=True)
+    counts = noisy.double() * 200.0 / total
+    torch.testing.assert_close(counts, counts.round(), rtol=0, atol=1e-4)
+    assert (counts >= 0).all() and (noisy[:, 0, :3] == 0).all()
+
+
+def test_poisson_noise_mean_and_variance_over_many_draws():
+    # 20,000 draws: per pixel the mean is y (unbiased) and the counts' variance equals
+    # their mean (Poisson); the total count averages the photon budget.
+    y, photons, draws = _intensities(), 150.0, 20_000
+    gen = torch.Generator().manual_seed(1)
+    stack = torch.stack([poisson_noise(y, photons, generator=gen) for _ in range(draws)])
+    total = y.double().sum(dim=(-2, -1), keepdim=True)
+    rate = photons * y.double() / total
+    counts = stack.double() * photons / total
+    standard_error = (rate / draws).sqrt()
+    assert ((counts.mean(dim=0) - rate).abs() <= 5 * standard_error + 1e-12).all()
+    busy = rate > 2
+    ratio = counts.var(dim=0)[busy] / rate[busy]
+    assert ((ratio - 1).abs() < 0.1).all()
+    assert counts.sum(dim=(-2, -1)).mean().item() == pytest.approx(photons, rel=0.01)
+
+
+def test_poisson_noise_is_seeded():
+    y = _intensities()
+    first = poisson_noise(y, 50.0, generator=torch.Generator().manual_seed(7))
+    again = poisson_noise(y, 50.0, generator=torch.Generator().manual_seed(7))
+    other = poisson_noise(y, 50.0, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+@pytest.mark.parametrize("y, photons, message", [
+    (torch.ones(1, 4, 4), 0.0, "photons"),
+    (torch.ones(1, 4, 4), float("inf"), "photons"),
+    (torch.ones(1, 4, 4), True, "photons"),
+    (-torch.ones(1, 4, 4), 10.0, "nonnegative"),
+    (torch.zeros(2, 4, 4), 10.0, "all-zero"),
+    (torch.ones(4, 4), 10.0, "shape"),
+])
+def test_poisson_noise_rejects_bad_input(y, photons, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        poisson_noise(y, photons)

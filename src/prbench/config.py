@@ -25,6 +25,13 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key synthesis.m = {m} must be >= 2 * synthesis.n - 1 = "
                           f"{2 * n - 1} (Fourier PR is unique only with this oversampling)")
     models = config.get("training", {}).get("models", {})
+    if synthesis.get("photons") is not None:
+        on_the_fly = sorted(name for name, settings in models.items()
+                            if settings.get("on_the_fly"))
+        if on_the_fly:
+            raise ConfigError(f"config key training.models.{on_the_fly[0]}.on_the_fly: "
+                              "on-the-fly placement computes noiseless measurements, but "
+                              f"synthesis.photons = {synthesis['photons']} asks for noisy ones")
     for name, params in config["reconstruction"]["methods"].items():
         key = f"reconstruction.methods.{name}"
         if name not in METHODS:

@@ -23,6 +23,7 @@ __all__ = [
     "conjugate_flip",
     "fourier_magnitude_projection",
     "fourier_residual",
+    "poisson_noise",
     "unit_phase",
 ]
 
@@ -106,3 +107,29 @@ def fourier_residual(x: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
     misfit = (spectrum.abs() - magnitude).square().sum(dim=(-2, -1))
     energy = magnitude.square().sum(dim=(-2, -1))
     return misfit / torch.where(energy > 0, energy, torch.ones_like(energy))
+
+
+def poisson_noise(y: torch.Tensor, photons: float, *,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Photon-limited measurements: y (B, m, m) noiseless intensities -> (B, m, m) float32.
+
+    ``photons`` is the expected total photon count per image. Each pixel's count is drawn
+    ``n ~ Poisson(photons * y / sum(y))`` (sum over the image; computed in float64) and
+    returned in y's units, ``n * sum(y) / photons``: unbiased (E = y), variance
+    ``y * sum(y) / photons``, exact zeros where y is 0. Deterministic for a seeded
+    ``generator`` (on y's device); the global RNG otherwise.
+    """
+    check_batch(y, "y")
+    if y.dtype.is_complex:
+        raise TypeError(f"y must be real intensities, got dtype {y.dtype}")
+    if isinstance(photons, bool) or not isinstance(photons, (int, float)) \
+            or not 0 < photons < float("inf"):
+        raise ValueError(f"photons must be a positive finite number, got {photons!r}")
+    intensities = y.to(torch.float64)
+    if not torch.isfinite(intensities).all() or (intensities < 0).any():
+        raise ValueError("y must be finite and nonnegative intensities")
+    total = intensities.sum(dim=(-2, -1), keepdim=True)
+    if not (total > 0).all():
+        raise ValueError("y contains an all-zero image: its photon rates are undefined")
+    counts = torch.poisson(photons * intensities / total, generator=generator)
+    return (counts * total / photons).to(torch.float32)

@@ -65,13 +65,15 @@ def acquire(*, source: str, output: str | Path) -> None:
 
 def synthesize_split(*, fashion: str | Path, output: str | Path, split: str, size: int,
                      seed: int, n: int, m: int, object_kind: str, phase_smoothing_px: float,
-                     phase_std_rad: float, repository: str | Path) -> None:
-    """One synthesized split (paper, Sec. 3) of ``size`` images with geometry (n, m)."""
+                     phase_std_rad: float, photons: float | None,
+                     repository: str | Path) -> None:
+    """One synthesized split (paper, Sec. 3) of ``size`` images with geometry (n, m),
+    noiseless or with ``photons`` expected photons per image."""
     source = fashion_mnist.load(fashion)
     dataset = synth.synthesize(
         getattr(source, f"{split}_images"), getattr(source, f"{split}_labels"), size,
         seed=seed, split=split, geometry=Geometry(n, m), object_kind=object_kind,
-        phase_smoothing_px=phase_smoothing_px, phase_std_rad=phase_std_rad)
+        phase_smoothing_px=phase_smoothing_px, phase_std_rad=phase_std_rad, photons=photons)
     dataset.meta["source"] = source.source
     dataset.meta["provenance"] = provenance.collect(repository=repository, seed=seed,
                                                     device="cpu")

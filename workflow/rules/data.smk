@@ -41,5 +41,6 @@ rule synthesize:
         object_kind=config["synthesis"]["object"],
         phase_smoothing_px=config["synthesis"]["phase_smoothing_px"],
         phase_std_rad=config["synthesis"]["phase_std_rad"],
+        photons=config["synthesis"]["photons"],
     script:
         "../scripts/synthesize.py"

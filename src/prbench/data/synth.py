@@ -27,7 +27,7 @@ from scipy.ndimage import gaussian_filter
 
 from ..geometry import Geometry, check_geometry
 from ..io import CorruptFileError, load_npz, save_npz
-from ..physics import conjugate_flip, forward
+from ..physics import conjugate_flip, forward, poisson_noise
 
 __all__ = ["OBJECT_KINDS", "SynthesizedSet", "load", "place", "random_placement", "split_rng",
            "synthesize", "validation_size"]
@@ -174,13 +174,15 @@ def random_placement(images: torch.Tensor, geometry: Geometry,
 def synthesize(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int, split: str,
                geometry: Geometry, object_kind: str = "real",
                phase_smoothing_px: float = 4.0, phase_std_rad: float = 1.0,
-               device: str = "cpu") -> SynthesizedSet:
+               photons: float | None = None, device: str = "cpu") -> SynthesizedSet:
     """Synthesize ``count`` shifted, randomly flipped objects and their measurements.
 
     images: (N, h, w) uint8 in 0..255 with h, w <= n; labels: (N,). Returns x
     (count, n, n) and y (count, m, m), (n, m) = geometry. A random subset of
-    ``count`` images is drawn without replacement (in random order).
-    Deterministic given (seed, split).
+    ``count`` images is drawn without replacement (in random order). ``photons``:
+    the expected photon count per image of photon-limited measurements
+    (:func:`prbench.physics.poisson_noise`, seeded from the same stream after every
+    other draw); None: noiseless. Deterministic given (seed, split).
     """
     n, m = check_geometry(geometry).n, geometry.m
     if images.ndim != 3 or images.shape[0] != labels.shape[0]:
@@ -207,6 +209,10 @@ def synthesize(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
     y = torch.cat([forward(chunk.to(device), m).cpu() for chunk in x.split(_FORWARD_CHUNK)])
     meta = {"split": split, "seed": seed, "n": n, "m": m, "object_kind": object_kind,
             "phase_smoothing_px": phase_smoothing_px, "phase_std_rad": phase_std_rad}
+    if photons is not None:
+        noise = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+        y = poisson_noise(y, photons, generator=noise)
+        meta["photons"] = photons
     return SynthesizedSet(x=x.numpy(), y=y.numpy().astype(np.float32), offsets=offsets,
                           flips=flips, labels=np.asarray(labels)[base_index].astype(np.int64),
                           base_index=base_index.astype(np.int64), meta=meta)
