@@ -1,9 +1,10 @@
 """Choose the U-Nets' training settings on validation data: input layout, bf16, Jacobian weight.
 
 Synthesizes the default run's training split as the workflow does (config/config.yaml),
-trains each named variant of the naive or passive U-Net with the config's widths, epochs,
-batch size and learning rate on its non-validation part (prbench.train.train, the
-workflow's loop and seeds), and reports on its validation hold-out, per variant: the
+trains each named variant of the naive or passive U-Net with the config's settings (its
+schema defaults filled in) overridden by the variant's, on its non-validation part, with
+the workflow's own training stage (prbench.stages.train_unet: its loop and seeds), and
+reports on its validation hold-out, per variant: the
 symmetric MSE of the outputs and the fraction of their energy in the frame's 2-pixel
 border ring (``prbench.metrics.border_energy_fraction``; the true objects' fraction is
 printed beside it) at the kept epoch (lowest validation loss) and per epoch, the
@@ -31,17 +32,19 @@ import multiprocessing
 import re
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
+from snakemake.utils import validate
 
-from prbench import support_selection
-from prbench.data import fashion_mnist
+from prbench import stages, support_selection
 from prbench.metrics import border_energy_fraction
-from prbench.nets import UNet, load_network
-from prbench.train import predict, train
+from prbench.nets import load_network
+from prbench.train import predict
 from validation_data import training_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,38 +85,36 @@ def refined_error(method: str, network: torch.nn.Module, data, n_val: int, confi
 
 
 def train_variant(job: tuple[str, dict, Path, int]) -> dict:
-    """Train one variant in this process (one torch thread); its summary and kept epoch,
-    and with ``refine_images`` > 0 its refined validation error (:func:`refined_error`)."""
+    """Train one variant in this process (one torch thread) with the workflow's training
+    stage (:func:`prbench.stages.train_unet`, the variant's settings over the config's);
+    its history, kept epoch and seconds, and with ``refine_images`` > 0 its refined
+    validation error (:func:`refined_error`)."""
     name, config, fashion, refine_images = job
     torch.set_num_threads(1)
     variant = parse_variant(name)
+    objective = variant.pop("objective")
     data, n_val = training_split(config, fashion)
-    settings = config["training"]["models"][variant["objective"]]
-    x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
-    pairs, on_the_fly = (x[:-n_val], y[:-n_val]), None
-    if variant["on_the_fly"]:
-        source = fashion_mnist.load(fashion)
-        on_the_fly = torch.from_numpy(source.train_images[data.base_index[:-n_val]]).float()
-        pairs, on_the_fly = None, on_the_fly / 255.0
-    torch.manual_seed(config["seed"])
-    network = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n,
-                   input_layout=variant["input_layout"])
-    with tempfile.TemporaryDirectory() as out_dir:
-        summary = train(network, pairs, (x[-n_val:], y[-n_val:]),
-                        objective=variant["objective"],
-                        jacobian_weight=variant["jacobian_weight"],
-                        jacobian_samples=variant["jacobian_samples"], on_the_fly=on_the_fly,
-                        epochs=settings["epochs"], batch_size=settings["batch_size"],
-                        lr=settings["lr"], seed=config["seed"], device="cpu",
-                        out_dir=out_dir, amp=variant["amp"], progress=False)
-        kept = load_network(summary["best"], produced_by="this benchmark")
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        data.save(folder / "train.npz")
+        start = time.perf_counter()
+        stages.train_unet(model=objective, train_set=folder / "train.npz", fashion=fashion,
+                          settings={**config["training"]["models"][objective], **variant},
+                          validation_fraction=config["training"]["validation_fraction"],
+                          seed=config["seed"], device="cpu", best=folder / "best.pt",
+                          history=folder / "history.csv", curves=folder / "curves.png")
+        seconds = time.perf_counter() - start
+        kept = load_network(folder / "best.pt", produced_by="this benchmark")
+        history = pd.read_csv(folder / "history.csv")
+    x = torch.from_numpy(data.x)
     truth = border_energy_fraction(x[-n_val:][:256]).mean().item()
-    result = {"name": name, "history": summary["history"], "best_epoch": summary["best_epoch"],
-              "seconds": summary["seconds"], "truth_border": truth}
+    result = {"name": name, "history": history.to_dict("records"),
+              "best_epoch": int(history.loc[history["val_loss"].idxmin(), "epoch"]),
+              "seconds": seconds, "truth_border": truth}
     if refine_images:
-        result["refined"] = refined_error(f"{variant['objective']}_refined", kept, data, n_val,
-                                          config, refine_images)
-    print(f"{name}: done in {summary['seconds']:.0f} s", flush=True)
+        result["refined"] = refined_error(f"{objective}_refined", kept, data, n_val, config,
+                                          refine_images)
+    print(f"{name}: done in {seconds:.0f} s", flush=True)
     return result
 
 
@@ -166,6 +167,7 @@ def main() -> None:
     for name in args.variants:
         parse_variant(name)
     config = yaml.safe_load(args.config.read_text())
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # its defaults
     jobs = [(name, config, args.fashion, args.refine_images) for name in args.variants]
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(train_variant, jobs, chunksize=1)
