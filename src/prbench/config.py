@@ -10,28 +10,61 @@ from typing import Any
 
 from .registry import METHODS, SUPPORT_SELECTORS
 
-__all__ = ["ConfigError", "check"]
+__all__ = ["ConfigError", "SUMMARY_FOLDER", "check", "scenario_config", "scenario_synthesis"]
+
+#: results/<run>/<this>/ holds the summary over a run's scenarios; no scenario may be named so.
+SUMMARY_FOLDER = "sweep"
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key."""
 
 
-def check(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` for values that are valid alone but not together."""
-    synthesis = config["synthesis"]
+def scenario_synthesis(config: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """The synthesis section of ``scenario``: config["synthesis"] updated with the keys
+    that config["scenarios"][scenario] overrides (object, photons, n, m, phase_*)."""
+    if scenario not in config["scenarios"]:
+        raise ConfigError(f"unknown scenario {scenario!r}; config key scenarios lists "
+                          f"{sorted(config['scenarios'])}")
+    return {**config["synthesis"], **(config["scenarios"][scenario] or {})}
+
+
+def scenario_config(config: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """The whole configuration one scenario runs with: ``config`` with its synthesis
+    section replaced by :func:`scenario_synthesis` and the key ``scenario`` added."""
+    return {**config, "scenario": scenario,
+            "synthesis": scenario_synthesis(config, scenario)}
+
+
+def _check_synthesis(synthesis: dict[str, Any], key: str, models: dict[str, Any]) -> None:
+    """The frame and the photon budget of one scenario's synthesis (``key`` names where
+    its values come from)."""
     n, m = synthesis["n"], synthesis["m"]
     if m < 2 * n - 1:
-        raise ConfigError(f"config key synthesis.m = {m} must be >= 2 * synthesis.n - 1 = "
-                          f"{2 * n - 1} (Fourier PR is unique only with this oversampling)")
-    models = config.get("training", {}).get("models", {})
+        raise ConfigError(f"config key {key}: m = {m} must be >= 2 * n - 1 = {2 * n - 1} "
+                          "(Fourier PR is unique only with this oversampling)")
     if synthesis.get("photons") is not None:
         on_the_fly = sorted(name for name, settings in models.items()
                             if settings.get("on_the_fly"))
         if on_the_fly:
             raise ConfigError(f"config key training.models.{on_the_fly[0]}.on_the_fly: "
                               "on-the-fly placement computes noiseless measurements, but "
-                              f"synthesis.photons = {synthesis['photons']} asks for noisy ones")
+                              f"{key} asks for photons = {synthesis['photons']}")
+
+
+def check(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for values that are valid alone but not together."""
+    models = config.get("training", {}).get("models", {})
+    scenarios = config.get("scenarios") or {}
+    if not scenarios:
+        raise ConfigError("config key scenarios must list at least one scenario "
+                          "(e.g. `scenarios: {noiseless: {}}`)")
+    if SUMMARY_FOLDER in scenarios:
+        raise ConfigError(f"config key scenarios.{SUMMARY_FOLDER}: the name is reserved for "
+                          f"the summary folder results/<run>/{SUMMARY_FOLDER}/")
+    for scenario in scenarios:
+        _check_synthesis(scenario_synthesis(config, scenario),
+                         f"synthesis with scenarios.{scenario}", models)
     for name, params in config["reconstruction"]["methods"].items():
         key = f"reconstruction.methods.{name}"
         if name not in METHODS:

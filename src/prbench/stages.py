@@ -323,3 +323,26 @@ def record_provenance(*, scores: str | Path, output: str | Path, timings: str | 
     _LOG.info("timings\n%s", text)
     write_json(output, record)
     write_text(timings, text)
+
+
+def sweep_timings(*, benchmarks: dict[str, dict[str, Sequence[str | Path]]], run: str,
+                  output: str | Path) -> None:
+    """The whole run's time table (Markdown): every job of every scenario, by scenario and
+    by rule, and the run's wall time from the first job's start to the last job's end.
+
+    ``benchmarks``: scenario -> rule -> its jobs' benchmark files (each scenario's
+    provenance job included); :mod:`prbench.report.timings` says what the times cover.
+    """
+    jobs = {scenario: timing.read_jobs(rules) for scenario, rules in benchmarks.items()}
+    every = [job for scenario_jobs in jobs.values() for job in scenario_jobs]
+    summary = timing.summarise(every)
+    origin = min(job.start for job in every)
+    by_scenario = timing.summarise(
+        [timing.JobTime(stage=scenario, job=job.job, seconds=job.seconds, end=job.end)
+         for scenario, scenario_jobs in jobs.items() for job in scenario_jobs],
+        origin=origin)["stages"]
+    text = (timing.to_markdown(summary, title=f"Job times of run `{run}`, every scenario")
+            + "\nBy scenario:\n\n" + "\n".join(timing.stage_table(by_scenario, "scenario"))
+            + "\n")
+    _LOG.info("timings\n%s", text)
+    write_text(output, text)

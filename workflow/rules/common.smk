@@ -2,13 +2,26 @@
 # and config checks: `snakemake -n` and `--lint` need no torch.
 from snakemake.exceptions import WorkflowError
 
+import re
+
+from prbench.config import SUMMARY_FOLDER, scenario_config, scenario_synthesis
 from prbench.config import check as check_config
 from prbench.registry import METHODS, SUPPORT_SELECTORS
 
 check_config(config)
 
 RUN = config["run"]
-RESULTS = f"results/{RUN}"
+# Every stage runs per scenario: RESULTS is a pattern with the wildcard {scenario}; expand()
+# over other wildcards keeps it (allow_missing=True) for the job's own scenario to fill.
+SCENARIOS = list(config["scenarios"])
+RESULTS = f"results/{RUN}/{{scenario}}"
+SUMMARY = f"results/{RUN}/{SUMMARY_FOLDER}"
+
+
+wildcard_constraints:
+    scenario="|".join(map(re.escape, SCENARIOS)),
+
+
 ENV = "../envs/prbench.yml"
 SHARDS = range(config["reconstruction"]["shards"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
@@ -40,9 +53,10 @@ def gpu_jobs(device):
 def reconstruction_inputs(wildcards):
     """The test set and, from the registry, what else a method's shard needs (its trained
     network and selected support, its denoiser, or the training split)."""
+    folder = RESULTS.format(scenario=wildcards.scenario)
     needs = METHODS[wildcards.method].needs()
-    return {"test": f"{RESULTS}/data/test.npz"} | {
-        role: f"{RESULTS}/{path}" for role, path in needs.items()
+    return {"test": f"{folder}/data/test.npz"} | {
+        role: f"{folder}/{path}" for role, path in needs.items()
     }
 
 
@@ -53,9 +67,21 @@ def reconstruction_gpu_jobs(wildcards):
     return gpu_jobs(config["reconstruction"]["device"])
 
 
-def reconstructions(method):
-    """Every shard of one method's reconstructions."""
-    return expand(f"{RESULTS}/recon/{method}/shard{{shard}}.npz", shard=SHARDS)
+def per_scenario(pattern, **wildcards):
+    """expand() of a pattern under RESULTS over ``wildcards``, keeping {scenario}."""
+    return expand(pattern, **wildcards, allow_missing=True)
+
+
+def scenario_setting(*keys):
+    """A params function: config[keys...] of the job's scenario (prbench.config.scenario_config)."""
+
+    def setting(wildcards):
+        node = scenario_config(config, wildcards.scenario)
+        for key in keys:
+            node = node[key]
+        return node
+
+    return setting
 
 
 def run_benchmarks():
@@ -64,19 +90,19 @@ def run_benchmarks():
     decoding (resources/) belongs to no run. The planning fails (check_benchmarks()) if
     any of the workflow's rules is missing here."""
     jobs = {
-        "synthesize": [
-            f"{RESULTS}/benchmarks/synthesize_{split}.tsv" for split in SPLITS
-        ],
+        "synthesize": per_scenario(
+            f"{RESULTS}/benchmarks/synthesize_{{split}}.tsv", split=SPLITS
+        ),
         **{
             f"train_{model}": [f"{RESULTS}/benchmarks/train_{model}.tsv"]
             for model in TRAINED
         },
-        "reconstruct": expand(
+        "reconstruct": per_scenario(
             f"{RESULTS}/benchmarks/reconstruct_{{method}}_shard{{shard}}.tsv",
             method=ALL_METHODS,
             shard=SHARDS,
         ),
-        "score": expand(
+        "score": per_scenario(
             f"{RESULTS}/benchmarks/score_{{method}}.tsv", method=ALL_METHODS
         ),
         "table": [f"{RESULTS}/benchmarks/table.tsv"],
@@ -87,7 +113,7 @@ def run_benchmarks():
     if MODELS:
         jobs["network_diagnostics"] = [f"{RESULTS}/benchmarks/network_diagnostics.tsv"]
     if SELECTED:
-        jobs["select_support"] = expand(
+        jobs["select_support"] = per_scenario(
             f"{RESULTS}/benchmarks/select_support_{{model}}.tsv", model=SELECTED
         )
         jobs["support_table"] = [f"{RESULTS}/benchmarks/support_table.tsv"]
@@ -96,7 +122,7 @@ def run_benchmarks():
 
 def check_benchmarks(rules):
     """Every rule but `all` writes a benchmark record, and every rule whose record lies in
-    this run's folder is in run_benchmarks(), so that the run's time record
+    a scenario's folder is in run_benchmarks(), so that the scenario's time record
     (provenance.json, tables/timings.md) leaves no job out."""
     covered = set(run_benchmarks()) | {"provenance"}
     unrecorded = [
@@ -116,9 +142,10 @@ def check_benchmarks(rules):
         )
 
 
-def run_outputs():
-    """Everything a full run produces: Table 1, figures, provenance, the time table, the
-    networks' diagnostics and, where supports are selected, the selection's table."""
+def scenario_outputs():
+    """Everything a scenario produces (patterns with {scenario}): Table 1, figures,
+    provenance, the time table, the networks' diagnostics and, where supports are
+    selected, the selection's table."""
     return (
         [
             f"{RESULTS}/tables/table1.md",
@@ -130,3 +157,38 @@ def run_outputs():
         + ([f"{RESULTS}/tables/networks.md"] if MODELS else [])
         + ([f"{RESULTS}/tables/support_selection.md"] if SELECTED else [])
     )
+
+
+def sweep_parameters():
+    """{scenario: its synthesis parameters that the sweep summary shows}."""
+    keys = ("object", "photons", "n", "m")
+    return {
+        name: {key: scenario_synthesis(config, name)[key] for key in keys}
+        for name in SCENARIOS
+    }
+
+
+def scenario_benchmarks():
+    """{scenario: {rule: its jobs' benchmark files}}: every job of every scenario,
+    its provenance job included (for the whole run's time record)."""
+    return {
+        name: {
+            stage: [path.format(scenario=name) for path in paths]
+            for stage, paths in (
+                run_benchmarks()
+                | {"provenance": [f"{RESULTS}/benchmarks/provenance.tsv"]}
+            ).items()
+        }
+        for name in SCENARIOS
+    }
+
+
+def run_outputs():
+    """Everything a full run produces: every scenario's outputs, the sweep summary over
+    them and the run's time record."""
+    return expand(scenario_outputs(), scenario=SCENARIOS) + [
+        f"{SUMMARY}/sweep.csv",
+        f"{SUMMARY}/sweep.md",
+        f"{SUMMARY}/sweep.png",
+        f"{SUMMARY}/timings.md",
+    ]

@@ -36,11 +36,11 @@ rule synthesize:
     params:
         size=lambda wildcards: config["synthesis"][f"{wildcards.split}_size"],
         seed=config["seed"],
-        n=config["synthesis"]["n"],
-        m=config["synthesis"]["m"],
-        object_kind=config["synthesis"]["object"],
-        phase_smoothing_px=config["synthesis"]["phase_smoothing_px"],
-        phase_std_rad=config["synthesis"]["phase_std_rad"],
-        photons=config["synthesis"]["photons"],
+        n=scenario_setting("synthesis", "n"),
+        m=scenario_setting("synthesis", "m"),
+        object_kind=scenario_setting("synthesis", "object"),
+        phase_smoothing_px=scenario_setting("synthesis", "phase_smoothing_px"),
+        phase_std_rad=scenario_setting("synthesis", "phase_std_rad"),
+        photons=scenario_setting("synthesis", "photons"),
     script:
         "../scripts/synthesize.py"

@@ -4,7 +4,7 @@
 
 rule table:
     input:
-        expand(f"{RESULTS}/scores/{{method}}.csv", method=ALL_METHODS),
+        per_scenario(f"{RESULTS}/scores/{{method}}.csv", method=ALL_METHODS),
     output:
         scores=report(
             f"{RESULTS}/scores.csv", category="Scores", caption="../report/scores.rst"
@@ -35,7 +35,7 @@ rule figures:
     input:
         test=f"{RESULTS}/data/test.npz",
         scores=f"{RESULTS}/scores.csv",
-        aligned=expand(f"{RESULTS}/aligned/{{method}}.npz", method=ALL_METHODS),
+        aligned=per_scenario(f"{RESULTS}/aligned/{{method}}.npz", method=ALL_METHODS),
     output:
         figure4=report(
             multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
@@ -65,7 +65,7 @@ if TRAINED:
 
     rule training_curves:
         input:
-            expand(f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED),
+            per_scenario(f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED),
         output:
             report(
                 multiext(f"{RESULTS}/figures/training_curves", ".png", ".pdf"),
@@ -88,7 +88,7 @@ if MODELS:
 
     rule network_diagnostics:
         input:
-            histories=expand(f"{RESULTS}/models/{{model}}/history.csv", model=MODELS),
+            histories=per_scenario(f"{RESULTS}/models/{{model}}/history.csv", model=MODELS),
             train=f"{RESULTS}/data/train.npz",
         output:
             f"{RESULTS}/tables/networks.md",
@@ -109,8 +109,8 @@ if SELECTED:
 
     rule support_table:
         input:
-            selections=expand(f"{RESULTS}/support/{{model}}.json", model=SELECTED),
-            curves=expand(f"{RESULTS}/support/{{model}}_curve.csv", model=SELECTED),
+            selections=per_scenario(f"{RESULTS}/support/{{model}}.json", model=SELECTED),
+            curves=per_scenario(f"{RESULTS}/support/{{model}}_curve.csv", model=SELECTED),
         output:
             f"{RESULTS}/tables/support_selection.md",
         log:
@@ -145,7 +145,60 @@ rule provenance:
     conda:
         ENV
     params:
-        config=config,
+        config=scenario_setting(),
         stages=list(run_benchmarks()),
     script:
         "../scripts/provenance.py"
+
+
+# The run's summary over its scenarios (results/<run>/sweep/): one row per scenario and
+# method, a Markdown table per object type and the curves against the photon budget.
+rule sweep_summary:
+    input:
+        tables=expand(f"{RESULTS}/tables/table1.csv", scenario=SCENARIOS),
+    output:
+        csv=report(
+            f"{SUMMARY}/sweep.csv", category="Sweep", caption="../report/sweep.rst"
+        ),
+        markdown=f"{SUMMARY}/sweep.md",
+        figure=report(
+            multiext(f"{SUMMARY}/sweep", ".png", ".pdf"),
+            category="Sweep",
+            caption="../report/sweep.rst",
+        ),
+    log:
+        f"{SUMMARY}/logs/sweep_summary.log",
+    benchmark:
+        f"{SUMMARY}/benchmarks/sweep_summary.tsv"
+    conda:
+        ENV
+    params:
+        scenarios=sweep_parameters(),
+        success_threshold=config["report"]["success_threshold"],
+    script:
+        "../scripts/sweep_summary.py"
+
+
+# The whole run's time record: every job of every scenario (provenance included), by
+# scenario and by rule, and the run's wall time from the first job's start to the last end.
+rule sweep_timings:
+    input:
+        [
+            path
+            for stages in scenario_benchmarks().values()
+            for paths in stages.values()
+            for path in paths
+        ],
+    output:
+        f"{SUMMARY}/timings.md",
+    log:
+        f"{SUMMARY}/logs/sweep_timings.log",
+    benchmark:
+        f"{SUMMARY}/benchmarks/sweep_timings.tsv"
+    conda:
+        ENV
+    params:
+        benchmarks=scenario_benchmarks(),
+        run=RUN,
+    script:
+        "../scripts/sweep_timings.py"

@@ -4,7 +4,7 @@
 rule score:
     input:
         test=f"{RESULTS}/data/test.npz",
-        shards=lambda wildcards: reconstructions(wildcards.method),
+        shards=per_scenario(f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz", shard=SHARDS),
     output:
         scores=f"{RESULTS}/scores/{{method}}.csv",
         aligned=f"{RESULTS}/aligned/{{method}}.npz",
