@@ -236,8 +236,9 @@ def make_table(*, method_scores: Sequence[str | Path], scores: str | Path, markd
 def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str | Path],
                  figure4: Sequence[str | Path], distribution: Sequence[str | Path],
                  images: int, seed: int) -> None:
-    """Figure 4 (``images`` random test images, every method aligned to the truth) and the
-    MSE distributions; ``aligned``: method -> its aligned reconstructions."""
+    """Figure 4 (``images`` random test images, every method aligned to the truth; with
+    their phase for complex objects) and the MSE distributions; ``aligned``: method -> its
+    aligned reconstructions."""
     data = synth.load(test)
     table_rows = pd.read_csv(scores)
     order = table.ordered(list(aligned))
@@ -249,7 +250,8 @@ def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(data.x), size=min(images, len(data.x)), replace=False))
     _LOG.info("Figure 4 rows: test images %s", rows.tolist())
-    figures.save_figure(figures.figure4(data.x, best, mse, rows), figure4)
+    figures.save_figure(figures.figure4(data.x, best, mse, rows, phase=data.complex_objects),
+                        figure4)
     figures.save_figure(figures.mse_distribution(table_rows, order, PAPER_TABLE1), distribution)
 
 

@@ -59,6 +59,14 @@ class SynthesizedSet:
         """The (n, m) this set was synthesized with (checked against x, y by :func:`load`)."""
         return Geometry(int(self.meta["n"]), int(self.meta["m"]))
 
+    @property
+    def complex_objects(self) -> bool:
+        """Whether the objects are complex: the recorded ``object_kind`` where the meta has
+        one, else whether some imaginary part exceeds 1e-6 of the largest magnitude."""
+        if "object_kind" in self.meta:
+            return self.meta["object_kind"] == "complex"
+        return bool(np.abs(self.x.imag).max() > 1e-6 * np.abs(self.x).max())
+
     def save(self, path: str | Path) -> None:
         """Atomically write all arrays and ``meta`` (as JSON) to an ``.npz`` file."""
         save_npz(path, x=self.x, y=self.y, offsets=self.offsets, flips=self.flips,

@@ -16,7 +16,8 @@ import pandas as pd  # noqa: E402
 from ..io import atomic_path  # noqa: E402
 from ..registry import METHODS  # noqa: E402
 
-__all__ = ["figure4", "mse_distribution", "save_figure", "training_curves"]
+__all__ = ["PHASE_MASK_FRACTION", "figure4", "mse_distribution", "save_figure",
+           "training_curves"]
 
 
 #: Metadata dropped per format so that a figure's bytes depend only on its content:
@@ -41,32 +42,70 @@ def save_figure(figure: plt.Figure, paths: Sequence[str | Path]) -> None:
     plt.close(figure)
 
 
+#: Phase panels grey out pixels whose magnitude is below this fraction of the image's
+#: truth maximum: their phase is meaningless.
+PHASE_MASK_FRACTION = 0.05
+
+#: Cyclic colormap of the phase panels on [-pi, pi]; masked pixels in neutral grey.
+_PHASE_COLORMAP = matplotlib.colormaps["twilight"].with_extremes(bad="0.5")
+
+
+def _panel(axis: plt.Axes, values: np.ndarray, title: str | None, error: float | None,
+           **style) -> matplotlib.image.AxesImage:
+    """One image panel without ticks: ``values`` (n, n) drawn with ``imshow(**style)``,
+    ``title`` above (None: none), the symmetric MSE ``error`` below (None: none)."""
+    shown = axis.imshow(values, **style)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    if title is not None:
+        axis.set_title("\n".join(textwrap.wrap(title, 14)), fontsize=7)
+    if error is not None:
+        axis.set_xlabel(f"{error:.3f}", fontsize=7)
+    return shown
+
+
 def figure4(truth: np.ndarray, aligned: Mapping[str, np.ndarray], mse: Mapping[str, np.ndarray],
-            rows: np.ndarray) -> plt.Figure:
+            rows: np.ndarray, *, phase: bool = False) -> plt.Figure:
     """The paper's Figure 4: ground truth, then every method, aligned to the truth.
 
     truth: (N, n, n) complex; aligned[method]: (N, n, n) best-aligned reconstructions
     (:func:`prbench.metrics.align`); mse[method]: (N,) errors; rows: indices of the
     test images to show. Magnitudes are shown on each image's truth scale.
+
+    phase (complex objects): each image gets a second row, the phase (radians, cyclic
+    colormap on [-pi, pi], one colorbar) of the truth and of every aligned reconstruction,
+    grey where that panel's magnitude is below :data:`PHASE_MASK_FRACTION` of the truth's
+    maximum. The alignment has already applied the optimal global phase factor, so these
+    phases compare directly with the truth's.
     """
     names = list(aligned)
-    figure, axes = plt.subplots(len(rows), len(names) + 1, squeeze=False,
-                                figsize=(1.3 * (len(names) + 1), 1.4 * len(rows)))
+    per_image = 2 if phase else 1
+    titles = ["Ground truth"] + [METHODS[name].label for name in names]
+    figure, axes = plt.subplots(per_image * len(rows), len(names) + 1, squeeze=False,
+                                figsize=(1.3 * (len(names) + 1), 1.4 * per_image * len(rows)))
     for r, image in enumerate(rows):
         scale = np.abs(truth[image]).max()
-        panels = [("Ground truth", np.abs(truth[image]), None)]
-        panels += [(METHODS[name].label, np.abs(aligned[name][image]), mse[name][image])
-                   for name in names]
-        for c, (title, panel, error) in enumerate(panels):
-            axis = axes[r, c]
-            axis.imshow(panel, cmap="gray", vmin=0, vmax=scale)
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if r == 0:
-                axis.set_title("\n".join(textwrap.wrap(title, 14)), fontsize=7)
-            if error is not None:
-                axis.set_xlabel(f"{error:.3f}", fontsize=7)
-    figure.suptitle("Reconstructions aligned to the truth (|x|; symmetric MSE below each)",
+        stack = [truth[image]] + [aligned[name][image] for name in names]
+        errors = [None] + [mse[name][image] for name in names]
+        for c, (values, error) in enumerate(zip(stack, errors)):
+            _panel(axes[per_image * r, c], np.abs(values), titles[c] if r == 0 else None, error,
+                   cmap="gray", vmin=0, vmax=scale)
+            if phase:
+                angle = np.ma.masked_where(np.abs(values) < PHASE_MASK_FRACTION * scale,
+                                           np.angle(values))
+                phase_image = _panel(axes[2 * r + 1, c], angle, None, None,
+                                     cmap=_PHASE_COLORMAP, vmin=-np.pi, vmax=np.pi)
+        if phase:
+            axes[2 * r, 0].set_ylabel("amplitude", fontsize=7)
+            axes[2 * r + 1, 0].set_ylabel("phase", fontsize=7)
+    if phase:
+        colorbar = figure.colorbar(phase_image, ax=axes.ravel().tolist(), shrink=0.5, pad=0.02,
+                                   ticks=[-np.pi, 0, np.pi])
+        colorbar.set_ticklabels(["\u2212\u03c0", "0", "\u03c0"], fontsize=7)
+        colorbar.set_label(f"phase (rad); grey: |x| < {PHASE_MASK_FRACTION:.0%} of the "
+                           "truth's maximum", fontsize=7)
+    shown = "amplitude and phase" if phase else "|x|"
+    figure.suptitle(f"Reconstructions aligned to the truth ({shown}; symmetric MSE below each)",
                     fontsize=8)
     return figure
 
