@@ -27,7 +27,7 @@ from .io import load_npz, save_npz, write_json, write_text
 from .metrics import border_energy_fraction
 from .nets import DnCNN, UNet
 from .registry import METHODS, PAPER_TABLE1, SUPPORT_SELECTORS
-from .report import figures, table
+from .report import figures, sweep, table
 from .report import timings as timing
 from .report.diagnostics import network_diagnostics
 from .report.scores import score_method
@@ -38,8 +38,9 @@ from .train.initialiser import METRIC_IMAGES
 from .train.denoiser import train_denoiser
 
 __all__ = ["acquire", "diagnose_networks", "draw_figures", "make_table", "reconstruct_shard",
-           "record_provenance", "run", "score", "select_support", "support_table",
-           "synthesize_split", "train_denoiser_network", "train_unet", "training_curves"]
+           "record_provenance", "run", "score", "select_support", "summarize_sweep",
+           "support_table", "synthesize_split", "train_denoiser_network", "train_unet",
+           "training_curves"]
 
 _LOG = logging.getLogger("prbench.stages")
 
@@ -231,6 +232,22 @@ def make_table(*, method_scores: Sequence[str | Path], scores: str | Path, markd
     write_text(markdown, text)
     write_text(csv, summary.to_csv(index=False))
     write_text(latex, table.to_latex(summary, success_threshold=success_threshold))
+
+
+def summarize_sweep(*, tables: dict[str, str | Path], scenarios: dict[str, dict[str, Any]],
+                    success_threshold: float, csv: str | Path, markdown: str | Path,
+                    figure: Sequence[str | Path]) -> None:
+    """The sweep summary of a multi-scenario run (:mod:`prbench.report.sweep`): ``tables``:
+    scenario -> its Table 1 CSV; ``scenarios``: scenario -> its synthesis parameters
+    (object, photons, n, m). Writes the summary CSV, its Markdown and its figure."""
+    summary = sweep.summarize_sweep({name: pd.read_csv(path) for name, path in tables.items()},
+                                    scenarios)
+    text = sweep.sweep_markdown(summary, success_threshold=success_threshold)
+    _LOG.info("sweep summary\n%s", text)
+    write_text(csv, summary.to_csv(index=False))
+    write_text(markdown, text)
+    figures.save_figure(sweep.sweep_figure(summary, success_threshold=success_threshold),
+                        figure)
 
 
 def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str | Path],

@@ -1,1 +1,2 @@
-"""Scores, Table 1 and figures built from the reconstructions."""
+"""Scores, Table 1, the sweep summary of a multi-scenario run and figures built from the
+reconstructions."""
