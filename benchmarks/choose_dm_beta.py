@@ -33,22 +33,10 @@ import torch
 import yaml
 
 from prbench import methods
-from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
-from validation_data import paired_cells, report, training_split
+from validation_data import paired_cells, report, validation_set
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def validation_set(config: dict, fashion: Path, count: int) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray, Geometry]:
-    """The first ``count`` validation images of the config's training split: objects x
-    (count, n, n), measurements y (count, m, m), their indices in the split, geometry."""
-    data, n_val = training_split(config, fashion)
-    if count > n_val:
-        raise ValueError(f"--count {count} exceeds the {n_val} validation images")
-    indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + count)
-    return data.x[indices], data.y[indices], indices, data.geometry
 
 
 def main() -> None:

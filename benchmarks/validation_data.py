@@ -25,6 +25,17 @@ def training_split(config: dict, fashion: Path) -> tuple[synth.SynthesizedSet, i
     return data, synth.validation_size(len(data.x), config["training"]["validation_fraction"])
 
 
+def validation_set(config: dict, fashion: Path, count: int) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray, Geometry]:
+    """The first ``count`` validation images of the config's training split: objects x
+    (count, n, n), measurements y (count, m, m), their indices in the split, geometry."""
+    data, n_val = training_split(config, fashion)
+    if count > n_val:
+        raise ValueError(f"--count {count} exceeds the {n_val} validation images")
+    indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + count)
+    return data.x[indices], data.y[indices], indices, data.geometry
+
+
 def paired_cells(difference: np.ndarray) -> str:
     """Markdown cells of per-image differences: their mean and its standard error."""
     return (f"{difference.mean():+.4f} | "
