@@ -62,9 +62,17 @@ def check(config: dict[str, Any]) -> None:
     if SUMMARY_FOLDER in scenarios:
         raise ConfigError(f"config key scenarios.{SUMMARY_FOLDER}: the name is reserved for "
                           f"the summary folder results/<run>/{SUMMARY_FOLDER}/")
+    points: dict[tuple, str] = {}
     for scenario in scenarios:
-        _check_synthesis(scenario_synthesis(config, scenario),
-                         f"synthesis with scenarios.{scenario}", models)
+        synthesis = scenario_synthesis(config, scenario)
+        _check_synthesis(synthesis, f"synthesis with scenarios.{scenario}", models)
+        # The sweep summary draws one point per (object, frame, grid, photon budget).
+        point = tuple(synthesis[key] for key in ("object", "n", "m", "photons"))
+        if point in points:
+            raise ConfigError(f"config key scenarios.{scenario} has the object, n, m and "
+                              f"photons of scenarios.{points[point]}: the sweep summary "
+                              "would draw both at one point")
+        points[point] = scenario
     for name, params in config["reconstruction"]["methods"].items():
         key = f"reconstruction.methods.{name}"
         if name not in METHODS:
