@@ -12,7 +12,7 @@ each solver is compared at its own best support. Prints, per model and solver, t
 and median symmetric MSE at every grid point and the paired per-image difference of the
 two solvers at their best grid points.
 
-    python benchmarks/choose_refinement_solver.py [--run results/default]
+    python benchmarks/choose_refinement_solver.py [--run results/default/noiseless]
         [--config config/config.yaml] [--count 32] [--threads 1] [--output FILE]
 
 The ``alm_split`` settings are those of the config's ``alm`` row with one start (as the
@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=ROOT / "results" / "default")
+    parser.add_argument("--run", type=Path, default=ROOT / "results" / "default" / "noiseless")
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
     parser.add_argument("--count", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)

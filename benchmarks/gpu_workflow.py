@@ -463,18 +463,29 @@ MAX_CONFIGS = OUT_LIMIT_FILES - len(FLAT)  # one tar per config
 RESERVE_S, PRELUDE_CAP_S, MIN_RUN_S = 25, 240, 30
 
 
+def scenario_folders(run: str) -> list[Path]:
+    """results/<run>/<scenario>/ of every scenario the run has begun (not its sweep/)."""
+    return sorted(path for path in (ROOT / "results" / run).glob("*")
+                  if path.is_dir() and path.name != "sweep")
+
+
 def run_files(run: str) -> tuple[list[Path], list[Path]]:
     """(small files of a run to bring back, those dropped first if the tar is too large):
-    tables, png figures, provenance, per-rule benchmarks and logs, training histories and
-    curves, the shared decoding's record; optionally scores.csv. No data, reconstructions
-    or checkpoints."""
-    results = ROOT / "results" / run
-    small = [results / "tables", results / "provenance.json", results / "benchmarks",
-             results / "logs", ROOT / "resources" / "benchmarks", ROOT / "resources" / "logs"]
-    small += sorted(results.glob("figures/*.png"))
-    small += sorted(results.glob("models/*/history.csv")) + sorted(results.glob("models/*/*.png"))
-    return [path for path in small if path.exists()], [
-        path for path in (results / "scores.csv",) if path.exists()]
+    per scenario its tables, png figures, provenance, per-rule benchmarks and logs, training
+    histories and curves; the run's sweep summary, the shared decoding's record; optionally
+    each scenario's scores.csv. No data, reconstructions or checkpoints."""
+    small = [ROOT / "results" / run / "sweep", ROOT / "resources" / "benchmarks",
+             ROOT / "resources" / "logs"]
+    optional = []
+    for results in scenario_folders(run):
+        small += [results / "tables", results / "provenance.json", results / "benchmarks",
+                  results / "logs"]
+        small += sorted(results.glob("figures/*.png"))
+        small += (sorted(results.glob("models/*/history.csv"))
+                  + sorted(results.glob("models/*/*.png")))
+        optional.append(results / "scores.csv")
+    return ([path for path in small if path.exists()],
+            [path for path in optional if path.exists()])
 
 
 def write_tar(target: Path, paths: list[Path], optional: list[Path]) -> list[str]:
@@ -492,8 +503,8 @@ def write_tar(target: Path, paths: list[Path], optional: list[Path]) -> list[str
 def partial_timings(run: str) -> str | None:
     """The per-stage time table of a run stopped before its provenance job, from the
     benchmark files it has (prbench.report.timings, standard library only)."""
-    folder = ROOT / "results" / run / "benchmarks"
-    files = sorted(folder.glob("*.tsv"))
+    files = sorted(path for folder in scenario_folders(run)
+                   for path in (folder / "benchmarks").glob("*.tsv"))
     if not files:
         return None
     sys.path.insert(0, str(ROOT / "src"))
@@ -517,7 +528,7 @@ def collect(out: Path, runs: list[dict], summary: dict) -> None:
             entry["left_out_of_tar"] = write_tar(out / f"{entry['run']}.tar.gz", small, optional)
     if runs:
         last = runs[-1]["run"]
-        results = ROOT / "results" / last
+        results = next(iter(scenario_folders(last)), ROOT / "results" / last)
         for name, path in (("table1.md", results / "tables" / "table1.md"),
                            ("timings.md", results / "tables" / "timings.md"),
                            ("provenance.json", results / "provenance.json")):

@@ -9,7 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from prbench.config import ConfigError, check
+from prbench.config import ConfigError, check, scenario_config, scenario_synthesis
 from prbench.registry import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def base():
 
 
 @pytest.mark.parametrize("change, named", [
-    (lambda c: c["synthesis"].update(m=60), "synthesis.m = 60"),
+    (lambda c: c["synthesis"].update(m=60), "synthesis with scenarios.noiseless: m = 60"),
     (lambda c: c["reconstruction"]["methods"].update(magic={}), "reconstruction.methods.magic"),
     (lambda c: c["training"]["models"].pop("naive"), "needs training.models.naive"),
     (lambda c: c.pop("denoiser"), "reconstruction.methods.prdeep needs the 'denoiser'"),
@@ -120,3 +120,46 @@ def test_schema_checks_the_support_selection_and_takes_no_support_per_method(cha
     change(config)
     with pytest.raises(WorkflowError, match=message):
         validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda c: c["scenarios"].update(small={"m": 60}), "synthesis with scenarios.small: m = 60"),
+    (lambda c: c["scenarios"].update(again={"object": "real"}),
+     "scenarios.again has the object, n, m and photons of scenarios.noiseless"),
+    (lambda c: c.update(scenarios={}), "scenarios must list at least one scenario"),
+    (lambda c: c.update(scenarios={"sweep": {}}), "scenarios.sweep: the name is reserved"),
+])
+def test_scenario_errors_name_the_scenario(change, named):
+    config = copy.deepcopy(base())
+    change(config)
+    with pytest.raises(ConfigError, match=named):
+        check(config)
+
+
+@pytest.mark.parametrize("scenarios, message", [
+    ({"sweep": {}}, "does not match"), ({"a/b": {}}, "does not match"),
+    ({"x": {"train_size": 5}}, "'train_size' was unexpected"),
+    ({"x": {"photons": 0}}, "less than or equal to the minimum of 0"),
+])
+def test_schema_checks_scenario_names_and_overrides(scenarios, message):
+    config = copy.deepcopy(base())
+    config["scenarios"] = scenarios
+    with pytest.raises(WorkflowError, match=message):
+        validate(config, SCHEMA)
+
+
+def test_a_scenario_overrides_only_its_keys_of_the_synthesis():
+    config = copy.deepcopy(base())
+    config["scenarios"] = {"noiseless": {}, "complex": {"object": "complex", "photons": 500.0}}
+    original = copy.deepcopy(config)
+    complex_config = scenario_config(config, "complex")
+    expected = {**original["synthesis"], "object": "complex", "photons": 500.0}
+    assert complex_config["synthesis"] == expected
+    assert complex_config["scenario"] == "complex"
+    assert {key: value for key, value in complex_config.items()
+            if key not in ("synthesis", "scenario")} == {
+        key: value for key, value in original.items() if key != "synthesis"}
+    assert scenario_synthesis(config, "noiseless") == original["synthesis"]
+    assert config == original  # nothing was changed in place
+    with pytest.raises(ConfigError, match="unknown scenario 'other'"):
+        scenario_synthesis(config, "other")

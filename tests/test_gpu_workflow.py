@@ -63,9 +63,9 @@ def fake_benchmark(folder, name, seconds, end):
 
 
 def fake_run(root, run, scores_bytes):
-    """results/<run> with a table, a png and a pdf figure, benchmark files and scores.csv of
-    ``scores_bytes`` random (incompressible) bytes."""
-    results = root / "results" / run
+    """results/<run>/noiseless with a table, a png and a pdf figure, benchmark files and
+    scores.csv of ``scores_bytes`` random (incompressible) bytes."""
+    results = root / "results" / run / "noiseless"
     for folder in ("tables", "figures", "benchmarks", "logs", "models/naive"):
         (results / folder).mkdir(parents=True)
     (results / "tables" / "table1.md").write_text("| method |\n")
@@ -98,17 +98,17 @@ def test_a_stopped_run_brings_back_its_partial_times_within_the_limits(gpu_workf
     names = sorted(path.name for path in out.iterdir())
     assert names == ["big.tar.gz", "report.html", "run.log", "small.tar.gz", "summary.json",
                      "timings.md"]  # big has no table1.md or provenance.json to copy
-    assert entries[1]["left_out_of_tar"] == ["results/big/scores.csv"]
+    assert entries[1]["left_out_of_tar"] == ["results/big/noiseless/scores.csv"]
     assert entries[0]["left_out_of_tar"] == []
     written = json.loads((out / "summary.json").read_text())
     assert written["out_within_limits"] and written["out_problems"] == []
     with tarfile.open(out / "small.tar.gz") as tar:
         members = set(tar.getnames())
-    assert {"results/small/scores.csv", "results/small/figures/figure4.png",
-            "results/small/tables/timings.md", "results/small/provenance.json",
-            "results/small/models/naive/history.csv"} <= members
-    assert not {"results/small/figures/figure4.pdf",
-                "results/small/models/naive/best.pt"} & members
+    assert {f"results/small/noiseless/{name}" for name in (
+        "scores.csv", "figures/figure4.png", "tables/timings.md", "provenance.json",
+        "models/naive/history.csv")} <= members
+    assert not {"results/small/noiseless/figures/figure4.pdf",
+                "results/small/noiseless/models/naive/best.pt"} & members
     # the last run's partial record: 3 jobs from 997 (1000 - 3) to 1040
     timings = (out / "timings.md").read_text()
     assert timings.startswith("PARTIAL")

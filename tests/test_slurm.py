@@ -16,7 +16,7 @@ import pytest
 from prbench.data import synth
 from workflow_helpers import ROOT, snakemake, write_config
 
-TARGET = "results/test/recon/hio/shard0.npz"
+TARGET = "results/test/noiseless/recon/hio/shard0.npz"
 
 
 def slurm_available():
@@ -55,7 +55,8 @@ def test_partial_target_through_slurm_matches_local_run(tmp_path):
     runs, log = run_both(tmp_path, TARGET)
     # Only what the target needs was submitted: no train split, no other method.
     assert "split=train" not in log and "method=alm" not in log
-    local, cluster = (synth.load(runs[name] / "results/test/data/test.npz") for name in runs)
+    local, cluster = (synth.load(runs[name] / "results/test/noiseless/data/test.npz")
+                        for name in runs)
     np.testing.assert_array_equal(local.y, cluster.y)
     local, cluster = (np.load(runs[name] / TARGET) for name in runs)
     np.testing.assert_array_equal(local["index"], cluster["index"])
@@ -67,5 +68,6 @@ def test_partial_target_through_slurm_matches_local_run(tmp_path):
 def test_whole_workflow_through_slurm_matches_local_run(tmp_path):
     runs, log = run_both(tmp_path)
     assert "slurm_logs/rule_train_passive/" in log  # training went through SLURM too
-    tables = [(runs[name] / "results/test/tables/table1.md").read_text() for name in runs]
+    tables = [(runs[name] / "results/test/noiseless/tables/table1.md").read_text()
+              for name in runs]
     assert tables[0] == tables[1]

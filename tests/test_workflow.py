@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def test_full_run_synthesizes_the_configured_sets(finished_run):
     workdir, _, config = finished_run
-    results = workdir / "results" / config["run"]
+    results = workdir / "results" / config["run"] / "noiseless"
     for split in ("train", "test"):
         data = synth.load(results / "data" / f"{split}.npz")
         assert data.x.shape == (config["synthesis"][f"{split}_size"], 36, 36)
@@ -31,7 +31,7 @@ def test_full_run_synthesizes_the_configured_sets(finished_run):
 
 def test_full_run_scores_every_configured_method(finished_run):
     workdir, _, config = finished_run
-    results = workdir / "results" / config["run"]
+    results = workdir / "results" / config["run"] / "noiseless"
     scores = pd.read_csv(results / "scores.csv")
     methods = set(config["reconstruction"]["methods"])
     assert set(scores["method"]) == methods
@@ -57,7 +57,7 @@ def test_provenance_wall_time_spans_every_job_of_the_run(finished_run):
     """wall_seconds against the run's benchmark files read here: each job ends at its
     file's mtime and started its 's' seconds before; every job but provenance counts."""
     workdir, _, config = finished_run
-    results = workdir / "results" / config["run"]
+    results = workdir / "results" / config["run"] / "noiseless"
     spans = []
     for path in (results / "benchmarks").glob("*.tsv"):
         if path.name != "provenance.tsv":
@@ -78,7 +78,7 @@ def test_provenance_wall_time_spans_every_job_of_the_run(finished_run):
 
 def test_refined_shards_use_the_support_selected_on_validation_images(finished_run):
     workdir, _, config = finished_run
-    results = workdir / "results" / config["run"]
+    results = workdir / "results" / config["run"] / "noiseless"
     selection = config["reconstruction"]["support_selection"]
     for model in ("naive", "passive"):
         record = json.loads((results / "support" / f"{model}.json").read_text())
@@ -119,7 +119,7 @@ def test_changed_parameter_reruns_only_dependent_jobs(finished_run, tmp_path):
     shards = config["reconstruction"]["shards"]
     # The hio shards, their scoring, and the summaries downstream; nothing else.
     assert jobs == {"reconstruct": shards, "score": 1, "table": 1, "figures": 1,
-                    "provenance": 1, "all": 1}
+                    "provenance": 1, "sweep_summary": 1, "sweep_timings": 1, "all": 1}
 
 
 def test_changed_support_grid_reruns_the_selection_and_the_methods_that_use_it(finished_run,
@@ -131,13 +131,14 @@ def test_changed_support_grid_reruns_the_selection_and_the_methods_that_use_it(f
     shards = config["reconstruction"]["shards"]
     # Both selections, the four methods built on them, and the summaries downstream.
     assert jobs == {"select_support": 2, "reconstruct": 4 * shards, "score": 4,
-                    "support_table": 1, "table": 1, "figures": 1, "provenance": 1, "all": 1}
+                    "support_table": 1, "table": 1, "figures": 1, "provenance": 1,
+                    "sweep_summary": 1, "sweep_timings": 1, "all": 1}
 
 
 def test_partial_target_builds_only_what_it_needs(finished_run, tmp_path):
     workdir, _, config = finished_run
     changed_path, _ = write_config(tmp_path, **{"seed": config["seed"] + 1})
-    target = f"results/{config['run']}/recon/hio/shard0.npz"
+    target = f"results/{config['run']}/noiseless/recon/hio/shard0.npz"
     jobs = planned_jobs(snakemake(workdir, "--configfile", str(changed_path), "-n",
                                   target).stdout)
     assert jobs == {"synthesize": 1, "reconstruct": 1}
@@ -145,7 +146,7 @@ def test_partial_target_builds_only_what_it_needs(finished_run, tmp_path):
 
 @pytest.mark.parametrize(
     "override, named",
-    [({"seed": -1}, "instance['seed']"), ({"synthesis.m": 60}, "synthesis.m = 60"),
+    [({"seed": -1}, "instance['seed']"), ({"synthesis.m": 60}, "scenarios.noiseless: m = 60"),
      ({"synthesis.object": "imaginary"}, "instance['synthesis']['object']"),
      ({"data.source": "ftp"}, "instance['data']['source']"),
      ({"run": ".."}, "instance['run']"), ({"run": "a/b"}, "instance['run']"),
