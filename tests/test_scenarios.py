@@ -1,5 +1,5 @@
 """Scenarios as a workflow dimension, run for real: a tiny three-scenario config (noiseless,
-complex objects with Poisson noise, a 30-pixel frame) and the plans of config/sweep.yaml."""
+complex objects with Poisson noise, a looser 40-pixel frame) and the plans of config/sweep.yaml."""
 
 import json
 import re
@@ -17,7 +17,7 @@ from workflow_helpers import ROOT, planned_jobs, snakemake, write_config
 pytestmark = pytest.mark.e2e
 
 SCENARIOS = {"noiseless": {}, "complex-1e4": {"object": "complex", "photons": 1.0e4},
-             "frame30": {"n": 30, "m": 60}}
+             "frame40": {"n": 40, "m": 80}}
 METHODS = ("hio", "hio_sw", "passive_dnn", "passive_refined", "mean_object")
 
 
@@ -57,7 +57,7 @@ def test_each_scenario_synthesizes_its_regime_from_the_same_draws(scenario_run):
     counts = noisy.y * 1.0e4 / noisy.y.sum(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(counts, np.round(counts), atol=1e-3)
     assert noisy.meta["photons"] == 1.0e4
-    assert frame.x.shape[1:] == (30, 30) and frame.y.shape[1:] == (60, 60)
+    assert frame.x.shape[1:] == (40, 40) and frame.y.shape[1:] == (80, 80)
     assert len(noiseless.x) == len(noisy.x) == len(frame.x) == config["synthesis"]["test_size"]
 
 
@@ -123,10 +123,10 @@ def planned_outputs(plan):
 
 def test_a_scenario_target_plans_only_that_scenario(tmp_path):
     config_path, _ = scenario_config(tmp_path)
-    plan = snakemake(tmp_path, "-n", "results/regimes/frame30/tables/table1.md",
+    plan = snakemake(tmp_path, "-n", "results/regimes/frame40/tables/table1.md",
                      "--configfile", str(config_path)).stdout
     outputs = [path for path in planned_outputs(plan) if not path.startswith("resources/")]
-    assert outputs and all(path.startswith("results/regimes/frame30/") for path in outputs)
+    assert outputs and all(path.startswith("results/regimes/frame40/") for path in outputs)
     assert planned_jobs(plan)["reconstruct"] == len(METHODS)
 
 
