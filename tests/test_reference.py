@@ -30,3 +30,20 @@ DEFAULT = Path("default") / "noiseless" / "tables"
                     reason="no default run here: `snakemake` first (about 8 minutes on 2 cores)")
 def test_default_run_reproduces_its_reference():
     assert_same_tables(ROOT / "results" / DEFAULT, REFERENCE / DEFAULT)
+
+
+SWEEP = ROOT / "results" / "sweep"
+
+
+@pytest.mark.skipif(not (SWEEP / "sweep" / "sweep.csv").exists(),
+                    reason="no sweep run here: `snakemake --configfile config/sweep.yaml` first "
+                           "(about 45 minutes on 2 cores)")
+def test_sweep_run_reproduces_its_reference():
+    for name in ("sweep.csv", "sweep.md"):
+        assert (SWEEP / "sweep" / name).read_text() == (
+            REFERENCE / "sweep" / "sweep" / name).read_text(), name
+    scenarios = [path.name for path in (REFERENCE / "sweep").iterdir()
+                 if path.name not in ("sweep", "README.md")]
+    assert len(scenarios) >= 4
+    for scenario in scenarios:
+        assert_same_tables(SWEEP / scenario / "tables", REFERENCE / "sweep" / scenario / "tables")
