@@ -88,7 +88,9 @@ if MODELS:
 
     rule network_diagnostics:
         input:
-            histories=per_scenario(f"{RESULTS}/models/{{model}}/history.csv", model=MODELS),
+            histories=per_scenario(
+                f"{RESULTS}/models/{{model}}/history.csv", model=MODELS
+            ),
             train=f"{RESULTS}/data/train.npz",
         output:
             f"{RESULTS}/tables/networks.md",
@@ -110,7 +112,9 @@ if SELECTED:
     rule support_table:
         input:
             selections=per_scenario(f"{RESULTS}/support/{{model}}.json", model=SELECTED),
-            curves=per_scenario(f"{RESULTS}/support/{{model}}_curve.csv", model=SELECTED),
+            curves=per_scenario(
+                f"{RESULTS}/support/{{model}}_curve.csv", model=SELECTED
+            ),
         output:
             f"{RESULTS}/tables/support_selection.md",
         log:

@@ -4,7 +4,9 @@
 rule score:
     input:
         test=f"{RESULTS}/data/test.npz",
-        shards=per_scenario(f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz", shard=SHARDS),
+        shards=per_scenario(
+            f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz", shard=SHARDS
+        ),
     output:
         scores=f"{RESULTS}/scores/{{method}}.csv",
         aligned=f"{RESULTS}/aligned/{{method}}.npz",
