@@ -167,9 +167,11 @@ def test_gpu_jobs_mark_exactly_the_jobs_on_a_gpu(tmp_path):
     blocks = planned_blocks(plan.stdout)
     marked = {(rule, fields.get("wildcards", "")) for rule, fields in blocks
               if "gpu_jobs=1" in fields.get("resources", "")}
-    expected = {(rule, "") for rule in ("train_naive", "train_passive", "train_denoiser")} | {
-        ("select_support", f"model={model}") for model in ("naive", "passive")} | {
-        ("reconstruct", f"method={method}, shard={shard}")
+    scenario = "scenario=noiseless"
+    expected = {(rule, scenario) for rule in ("train_naive", "train_passive",
+                                              "train_denoiser")} | {
+        ("select_support", f"{scenario}, model={model}") for model in ("naive", "passive")} | {
+        ("reconstruct", f"{scenario}, method={method}, shard={shard}")
         for method in yaml.safe_load((ROOT / "config" / "gpu.yaml").read_text())[
             "reconstruction"]["methods"] if method != "mean_object" for shard in range(4)}
     assert marked == expected
