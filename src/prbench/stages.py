@@ -39,8 +39,8 @@ from .train.denoiser import train_denoiser
 
 __all__ = ["acquire", "diagnose_networks", "draw_figures", "make_table", "reconstruct_shard",
            "record_provenance", "run", "score", "select_support", "summarize_sweep",
-           "support_table", "synthesize_split", "train_denoiser_network", "train_unet",
-           "training_curves"]
+           "support_table", "sweep_timings", "synthesize_split", "train_denoiser_network",
+           "train_unet", "training_curves"]
 
 _LOG = logging.getLogger("prbench.stages")
 
@@ -355,11 +355,9 @@ def sweep_timings(*, benchmarks: dict[str, dict[str, Sequence[str | Path]]], run
     jobs = {scenario: timing.read_jobs(rules) for scenario, rules in benchmarks.items()}
     every = [job for scenario_jobs in jobs.values() for job in scenario_jobs]
     summary = timing.summarise(every)
-    origin = min(job.start for job in every)
     by_scenario = timing.summarise(
         [timing.JobTime(stage=scenario, job=job.job, seconds=job.seconds, end=job.end)
-         for scenario, scenario_jobs in jobs.items() for job in scenario_jobs],
-        origin=origin)["stages"]
+         for scenario, scenario_jobs in jobs.items() for job in scenario_jobs])["stages"]
     text = (timing.to_markdown(summary, title=f"Job times of run `{run}`, every scenario")
             + "\nBy scenario:\n\n" + "\n".join(timing.stage_table(by_scenario, "scenario"))
             + "\n")

@@ -1,8 +1,8 @@
 # Shared names and helpers (no rules here). Planning imports only the torch-free registry
 # and config checks: `snakemake -n` and `--lint` need no torch.
-from snakemake.exceptions import WorkflowError
-
 import re
+
+from snakemake.exceptions import WorkflowError
 
 from prbench.config import SUMMARY_FOLDER, scenario_config, scenario_synthesis
 from prbench.config import check as check_config
