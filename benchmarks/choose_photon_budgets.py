@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -63,6 +62,7 @@ import yaml
 from prbench import methods
 from prbench.metrics import symmetric_mse
 from prbench.physics import pad, poisson_noise
+from prbench.provenance import git_revision
 from prbench.solvers import SOLVERS
 from validation_data import report, validation_set
 
@@ -77,20 +77,6 @@ def budget_label(exponent: float | None) -> str:
     if float(exponent).is_integer():
         return f"1e{int(exponent)}"
     return f"10^{exponent:g} ({10 ** exponent:.1e})".replace("e+0", "e").replace("e+", "e")
-
-
-def provenance(script: Path) -> str:
-    """The commit the script runs at, and whether the script differs from it."""
-    def git(*arguments: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *arguments], check=True,
-                              capture_output=True, text=True).stdout.strip()
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", str(script), "src", "config")
-    except (OSError, subprocess.CalledProcessError):
-        return "an unknown commit (no git)"
-    return commit + (" (with uncommitted changes to the script, src/ or config/)" if dirty
-                     else "")
 
 
 def choose(exponents: list[float], rates: dict, noiseless: dict, *, keep: float, strong: float,
@@ -152,7 +138,7 @@ def main() -> None:
     begun = time.perf_counter()
     torch.set_num_threads(args.threads)
     command = shlex.join(["python", *sys.argv])
-    commit = provenance(Path(__file__).resolve())
+    commit = git_revision(ROOT) or "an unknown commit (no git)"
     config = yaml.safe_load(args.config.read_text())
     x, y, indices, geometry = validation_set(config, args.fashion, args.count)
     truth = torch.from_numpy(x)
