@@ -3,7 +3,10 @@
 #                                snakemake --configfile config/paper.yaml   (that file alone)
 import os
 
+import yaml
 from snakemake.utils import min_version, validate
+
+from prbench.config import check_values
 
 min_version("9.19")  # the first 9.x that reads profiles named profile.yaml
 
@@ -16,7 +19,13 @@ if not workflow.overwrite_configfiles:
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Numbers YAML read as text and NaN/infinities first (the schema would pass them or not say
+# why), then the schema (types, ranges, defaults); common.smk checks what the schema cannot.
+check_values(config)
+SCHEMA = "workflow/schemas/config.schema.yaml"
+validate(config, SCHEMA)
+with open(os.path.join(workflow.basedir, SCHEMA)) as schema_file:
+    SCHEMA = yaml.safe_load(schema_file)
 
 
 report: "workflow/report/workflow.rst"

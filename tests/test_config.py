@@ -9,7 +9,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from prbench.config import ConfigError, check, scenario_config, scenario_synthesis
+from prbench.config import (ConfigError, check, check_values, scenario_config,
+                            scenario_synthesis)
 from prbench.registry import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +32,9 @@ def dotted_keys(node, prefix=""):
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
 def test_shipped_config_validates_alone(path):
     config = load(path)
+    check_values(config)
     validate(config, SCHEMA)
-    check(config)
+    check(config, schema=load(SCHEMA))
 
 
 @pytest.mark.parametrize("path", [p for p in SHIPPED if p.name != "config.yaml"],
@@ -65,7 +67,7 @@ def base():
 
 
 @pytest.mark.parametrize("change, named", [
-    (lambda c: c["synthesis"].update(m=60), "synthesis with scenarios.noiseless: m = 60"),
+    (lambda c: c["synthesis"].update(m=60), r"synthesis.m \(scenario noiseless\): m = 60"),
     (lambda c: c["reconstruction"]["methods"].update(magic={}), "reconstruction.methods.magic"),
     (lambda c: c["training"]["models"].pop("naive"), "needs training.models.naive"),
     (lambda c: c.pop("denoiser"), "reconstruction.methods.prdeep needs the 'denoiser'"),
@@ -76,7 +78,7 @@ def base():
     (lambda c: c["reconstruction"]["methods"].pop("naive_refined"),
      "reconstruction.methods.naive_support_only uses the support selected with "
      "naive_refined's settings: configure reconstruction.methods.naive_refined too"),
-    (lambda c: (c["synthesis"].update(photons=1000.0),
+    (lambda c: (c["synthesis"].update(photons=1.0e4),
                 c["training"]["models"]["passive"].update(on_the_fly=True)),
      "training.models.passive.on_the_fly: on-the-fly placement computes noiseless"),
 ])
@@ -123,7 +125,7 @@ def test_schema_checks_the_support_selection_and_takes_no_support_per_method(cha
 
 
 @pytest.mark.parametrize("change, named", [
-    (lambda c: c["scenarios"].update(small={"m": 60}), "synthesis with scenarios.small: m = 60"),
+    (lambda c: c["scenarios"].update(small={"m": 60}), "scenarios.small.m: m = 60"),
     (lambda c: c["scenarios"].update(again={"object": "real"}),
      "scenarios.again has the object, n, m and photons of scenarios.noiseless"),
     (lambda c: c.update(scenarios={}), "scenarios must list at least one scenario"),
@@ -163,3 +165,59 @@ def test_a_scenario_overrides_only_its_keys_of_the_synthesis():
     assert config == original  # nothing was changed in place
     with pytest.raises(ConfigError, match="unknown scenario 'other'"):
         scenario_synthesis(config, "other")
+
+
+@pytest.mark.parametrize("text, named", [
+    ("photons: 1e3", "config key scenarios.low.photons = '1e3' is text, not a number: YAML "
+                     "reads a number with an exponent but no decimal point (1e3) as text; "
+                     "write 1000.0 or 1.0e+03"),
+    ("photons: .nan", "config key scenarios.low.photons = nan: must be a finite number"),
+    ("photons: -.inf", "config key scenarios.low.photons = -inf: must be a finite number"),
+])
+def test_numbers_yaml_reads_as_text_and_non_finite_numbers_are_refused(text, named):
+    config = load(ROOT / "config" / "test.yaml")
+    config["scenarios"]["low"] = yaml.safe_load(text)
+    with pytest.raises(ConfigError) as raised:
+        check_values(config)
+    assert str(raised.value) == named
+
+
+def test_a_run_named_like_a_number_is_text_by_design():
+    config = load(ROOT / "config" / "test.yaml")
+    config["run"] = "1e3"
+    check_values(config)
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("scenarios.low.n", 40.0, "config key scenarios.low.n = 40.0 must be an integer"),
+    ("synthesis.test_size", 12.0, "config key synthesis.test_size = 12.0 must be an integer"),
+    ("reconstruction.methods.hio.iters", 30.0,
+     "config key reconstruction.methods.hio.iters = 30.0 must be an integer"),
+    ("training.models.naive.widths", [4, 8.0],
+     r"config key training.models.naive.widths\[1\] = 8.0 must be an integer"),
+])
+def test_floats_where_the_schema_wants_integers_are_refused(key, value, named):
+    """JSON Schema counts 40.0 as an integer; the check, given the schema, does not."""
+    config = load(ROOT / "config" / "test.yaml")
+    config["scenarios"]["low"] = {"n": 40, "m": 80}
+    *parents, last = key.split(".")
+    node = config
+    for parent in parents:
+        node = node[parent]
+    node[last] = value
+    validate(config, SCHEMA)  # passes the schema
+    with pytest.raises(ConfigError, match=named):
+        check(config, schema=load(SCHEMA))
+
+
+@pytest.mark.parametrize("photons, refused", [(5183.0, True), (5184, False), (1e-9, True)])
+def test_a_photon_budget_below_one_photon_per_pixel_is_refused(photons, refused):
+    config = load(ROOT / "config" / "test.yaml")
+    config["scenarios"]["low"] = {"photons": photons}
+    if refused:
+        with pytest.raises(ConfigError, match=f"scenarios.low.photons = {photons!r} is below the "
+                                              "floor of 1 expected photon per measured pixel "
+                                              r"\(5184 photons per image on the 72 x 72 grid\)"):
+            check(config)
+    else:
+        check(config)

@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
 
 import numpy as np
@@ -137,7 +138,8 @@ def test_saved_fashion_mnist_round_trips_and_damage_is_reported(tmp_path):
     with pytest.raises(CorruptFileError) as raised:
         fashion_mnist.load(path)
     assert str(path) in str(raised.value)
-    assert "`snakemake --forcerun download_fashion_mnist`" in str(raised.value)
+    assert "rule `download_fashion_mnist`" in str(raised.value)
+    assert f"snakemake --forcerun {path}" in str(raised.value)
     save_npz(path, train_images=data.train_images, train_labels=data.train_labels,
              test_images=data.test_images, source=np.array("npm"))
     with pytest.raises(CorruptFileError, match="missing array 'test_labels'"):
@@ -189,6 +191,39 @@ def test_photon_limited_synthesis_counts_photons_of_the_same_objects():
                              photons=500.0)
     np.testing.assert_array_equal(again.y, noisy.y)
     assert noisy.meta["photons"] == 500.0 and "photons" not in clean.meta
+
+
+@pytest.mark.parametrize("photons, canonical", [(np.int64(500), 500), (np.float32(500.0), 500.0)])
+def test_synthesis_accepts_numpy_photon_counts(photons, canonical):
+    # The same draw as the plain number, recorded in meta as that plain number.
+    images, labels = synthetic_images(10)
+    expected = synth.synthesize(images, labels, 4, seed=5, split="train", geometry=G,
+                                photons=canonical)
+    data = synth.synthesize(images, labels, 4, seed=5, split="train", geometry=G,
+                            photons=photons)
+    np.testing.assert_array_equal(data.y, expected.y)
+    assert data.meta == expected.meta and type(data.meta["photons"]) is type(canonical)
+    assert json.loads(json.dumps(data.meta))["photons"] == canonical
+
+
+@pytest.mark.parametrize("photons", [float("nan"), float("inf"), 0, -500.0, True, "500"])
+def test_synthesis_names_a_bad_photon_count(photons):
+    images, labels = synthetic_images(4)
+    with pytest.raises(ValueError, match=rf"^photons must be a positive finite number, "
+                                         rf"got {re.escape(repr(photons))}$"):
+        synth.synthesize(images, labels, 4, seed=0, split="train", geometry=G, photons=photons)
+
+
+@pytest.mark.parametrize("n, m", [(36, 72.5), (36.0, 72), (True, 72)])
+def test_synthesis_geometry_refuses_non_integer_sizes(n, m):
+    with pytest.raises(ValueError, match=r"[nm] must be an integer, got "):
+        Geometry(n, m)
+    images, labels = synthetic_images(4)
+    data = synth.synthesize(images, labels, 4, seed=0, split="test",
+                            geometry=Geometry(np.int64(36), np.int64(72)))
+    expected = synth.synthesize(images, labels, 4, seed=0, split="test", geometry=G)
+    np.testing.assert_array_equal(data.y, expected.y)
+    assert data.meta == expected.meta
 
 
 def test_synthesis_is_deterministic_and_splits_differ():

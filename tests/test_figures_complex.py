@@ -12,6 +12,7 @@ from prbench.io import save_npz
 from prbench.metrics import align
 from prbench.physics import pad
 from prbench.report import figures
+from prbench.report.scores import SCORE_COLUMNS
 
 N = 8
 G = Geometry(N, 2 * N)
@@ -111,8 +112,11 @@ def test_draw_figures_picks_the_layout_from_the_test_sets_object_kind(
     aligned, mse = aligned_reconstructions(truth)
     for name in METHODS:
         save_npz(tmp_path / f"{name}.npz", aligned=aligned[name], image=ROWS)
-    pd.DataFrame([{"method": name, "image": image, "mse": mse[name][image]}
-                  for name in METHODS for image in ROWS]).to_csv(tmp_path / "scores.csv")
+    pd.DataFrame([{"method": name, "image": image, "label": 0, "offset_row": 0,
+                   "offset_col": 0, "flipped": False, "mse": mse[name][image], "seconds": 0.1,
+                   "residual": 0.0, "iterations": 1, "device": "cpu"}
+                  for name in METHODS for image in ROWS],
+                 columns=SCORE_COLUMNS).to_csv(tmp_path / "scores.csv", index=False)
     drawn = []
     monkeypatch.setattr(figures, "save_figure", lambda figure, paths: drawn.append(figure))
     stages.draw_figures(test=tmp_path / "test.npz", scores=tmp_path / "scores.csv",

@@ -16,16 +16,27 @@ from synthetic_objects import blob_objects
     (36, 70, r"m = 70 must be >= 2n - 1 = 71"),
     (0, 72, "n must be >= 1"),
     (-3, 72, "n must be >= 1"),
-    (36.0, 72, "plain ints"),
-    (36, 72.0, "plain ints"),
-    (True, 72, "plain ints"),
-    (36, np.int64(72), "plain ints"),
-    ("36", 72, "plain ints"),
+    (36, 72.5, r"m must be an integer, got 72\.5$"),
+    (36.0, 72, r"n must be an integer, got 36\.0$"),
+    (36, 72.0, r"m must be an integer, got 72\.0$"),
+    (True, 72, "n must be an integer, got True$"),
+    (36, np.True_, "m must be an integer, got np.True_$"),
+    ("36", 72, "n must be an integer, got '36'$"),
+    (36, np.float64(72), r"m must be an integer, got np.float64\(72\.0\)$"),
 ])
 def test_invalid_geometries_raise(n, m, message):
     with pytest.raises(ValueError, match=message) as raised:
         Geometry(n, m)
     assert f"n = {n!r}, m = {m!r}" in str(raised.value)
+
+
+@pytest.mark.parametrize("n, m", [(np.int64(36), np.int64(72)), (np.int32(36), 72),
+                                  (36, np.uint8(72))])
+def test_numpy_integer_sizes_are_plain_ints(n, m):
+    geometry = Geometry(n, m)
+    assert geometry == Geometry(36, 72) and hash(geometry) == hash(Geometry(36, 72))
+    assert type(geometry.n) is int and type(geometry.m) is int
+    assert torch.equal(geometry.frame_mask(), Geometry(36, 72).frame_mask())
 
 
 def test_valid_geometries_and_config():

@@ -12,8 +12,10 @@ import torch
 from prbench import provenance
 from prbench.io import CorruptFileError, load_npz, load_torch, save_npz, save_torch
 
-REGENERATE = ("regenerate it with `snakemake --forcerun reconstruct` "
-              "or delete it and rerun snakemake")
+def regenerate(path, rule="reconstruct"):
+    """The repair advice for ``path`` outside a workflow run (no PRBENCH_RERUN)."""
+    return (f"It is written by rule `{rule}`; to regenerate it and everything that depends on "
+            f"it, run: snakemake --forcerun {path}")
 
 
 def example_arrays():
@@ -81,7 +83,7 @@ def test_unreadable_npz_raises_one_error_naming_the_file_and_the_fix(tmp_path, h
     with pytest.raises(CorruptFileError) as raised:
         load_npz(path, keys=list(example_arrays()), produced_by="reconstruct")
     message = str(raised.value)
-    assert str(path) in message and REGENERATE in message
+    assert str(path) in message and regenerate(path) in message
 
 
 def test_missing_array_is_named(tmp_path):
@@ -91,7 +93,7 @@ def test_missing_array_is_named(tmp_path):
         load_npz(path, keys=["x_hat", "seconds", "index"], produced_by="reconstruct")
     message = str(raised.value)
     assert "missing array 'seconds'" in message and str(path) in message
-    assert "'x_hat'" not in message.split(";")[0] and REGENERATE in message
+    assert "'x_hat'" not in message.split(";")[0] and regenerate(path) in message
 
 
 def test_load_torch_round_trips_and_reports_damage(tmp_path):
@@ -106,7 +108,7 @@ def test_load_torch_round_trips_and_reports_damage(tmp_path):
         with pytest.raises(CorruptFileError) as raised:
             load_torch(path, produced_by="train")
         message = str(raised.value)
-        assert str(path) in message and "`snakemake --forcerun train`" in message
+        assert str(path) in message and regenerate(path, "train") in message
 
 
 def test_io_imports_without_torch():

@@ -20,7 +20,7 @@ PACKAGE = Path(prbench.__file__).resolve().parent
 #: Components of prbench (a top-level module or subpackage), bottom to top.
 LAYERS = {
     "geometry": 0, "io": 0, "devices": 0, "runlog": 0, "provenance": 0, "physics": 0, "nets": 0,
-    "shards": 0,
+    "shards": 0, "machine": 0,
     "metrics": 1, "data": 1, "solvers": 1, "train": 1,
     "registry": 2, "methods": 2, "report": 2, "config": 2, "support_selection": 2,
     "stages": 3,
@@ -30,6 +30,7 @@ LAYERS = {
 PEER_IMPORTS = {
     ("nets", "io"), ("nets", "devices"),  # nets.load_network reads a best.pt onto a device
     ("shards", "io"),  # the shard file is written and read through prbench.io
+    ("physics", "geometry"),  # grid sizes are checked as the geometry checks them
     ("train", "data"),  # on-the-fly placement (data.synth.random_placement)
     ("train", "metrics"),  # the validation symmetric MSE
     ("methods", "registry"), ("report", "registry"), ("config", "registry"),
@@ -38,7 +39,7 @@ PEER_IMPORTS = {
 }
 
 #: Modules that must import without torch (the workflow planner loads them).
-TORCH_FREE = ("geometry", "io", "registry", "config", "shards")
+TORCH_FREE = ("geometry", "io", "registry", "config", "shards", "machine")
 
 
 def imported_names(source: str, module: str, is_package: bool) -> set[str]:

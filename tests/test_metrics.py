@@ -143,6 +143,37 @@ def test_rejects_bad_input(truth, recon, message):
         symmetric_mse(truth, recon, Geometry(4, 12))
 
 
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+@pytest.mark.parametrize("half, full", [(torch.float16, torch.float32),
+                                        (torch.bfloat16, torch.float32),
+                                        (torch.complex32, torch.complex64)])
+def test_half_precision_inputs_score_as_their_upcast_values(half, full):
+    truth, recon = random_complex((2, 4, 4), 11), random_complex((2, 9, 9), 12)
+    if not half.is_complex:
+        truth, recon = truth.real, recon.real
+    truth, recon = truth.to(half), recon.to(half)
+    for first, second in ((truth, recon), (truth.to(full), recon), (truth, recon.to(full))):
+        result = align(first, second, Geometry(4, 12))
+        expected = align(truth.to(full), recon.to(full), Geometry(4, 12))
+        assert torch.equal(result.mse, expected.mse)
+        assert torch.equal(result.aligned, expected.aligned)
+    assert torch.equal(symmetric_mse(truth, recon, Geometry(4, 12)),
+                       symmetric_mse(truth.to(full), recon.to(full), Geometry(4, 12)))
+
+
+def test_bad_dtypes_name_the_argument_and_the_accepted_dtypes():
+    truth, recon, geometry = torch.ones(1, 4, 4), torch.ones(1, 8, 8), Geometry(4, 12)
+    accepted = r"\(float16, bfloat16, float32, float64, complex32, complex64, complex128\)"
+    with pytest.raises(TypeError, match=rf"^recon must be a real floating or complex tensor "
+                                        rf"{accepted}, got dtype torch.int64$"):
+        symmetric_mse(truth, recon.long(), geometry)
+    with pytest.raises(TypeError, match=rf"^truth must be .* got dtype torch.uint8$"):
+        symmetric_mse(truth.to(torch.uint8), recon, geometry)
+    with pytest.raises(ValueError, match=r"^recon contains NaN or infinite values "
+                                         r"\(torch.float16 holds at most 65504: pass float32\)$"):
+        symmetric_mse(truth, (recon * 1e5).half(), geometry)  # 1e5 overflows float16
+
+
 def test_geometry_is_required_and_must_be_a_geometry():
     truth, recon = torch.ones(1, 4, 4), torch.ones(1, 8, 8)
     with pytest.raises(TypeError):

@@ -111,7 +111,8 @@ def test_load_network_reports_unusable_files(tmp_path):
                           ("older", "records .* but a UNet of this version takes")):
         with pytest.raises(CorruptFileError, match=problem) as raised:
             load_network(tmp_path / f"{name}.pt", produced_by="train_passive")
-        assert "snakemake --forcerun train_passive" in str(raised.value)
+        assert "rule `train_passive`" in str(raised.value)
+        assert f"snakemake --forcerun {tmp_path / name}.pt" in str(raised.value)
 
 
 def test_centered_input_layout_is_the_corner_network_on_half_rolled_input():

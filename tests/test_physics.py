@@ -1,6 +1,7 @@
 """Forward model: brute-force DFT, the three intrinsic symmetries, the Fourier residual."""
 
 import cmath
+import re
 
 import numpy as np
 import pytest
@@ -114,6 +115,43 @@ def test_forward_rejects_bad_input(bad, message):
         forward(bad, 8)
 
 
+@pytest.mark.parametrize("m", [8.5, 8.0, True, "8", None])
+def test_grid_size_must_be_an_integer(m):
+    x = random_objects(1, 4, 4)
+    for function in (forward, pad):
+        with pytest.raises(ValueError, match=rf"^m must be an integer, got {re.escape(repr(m))}$"):
+            function(x, m)
+
+
+def test_numpy_integer_grid_size_is_accepted():
+    x = random_objects(2, 4, 5)
+    for m in (np.int64(8), np.int32(8), np.uint8(8)):
+        assert torch.equal(forward(x, m), forward(x, 8))
+        assert torch.equal(pad(x, m), pad(x, 8))
+
+
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+@pytest.mark.parametrize("half, full", [(torch.float16, torch.float32),
+                                        (torch.bfloat16, torch.float32),
+                                        (torch.complex32, torch.complex64)])
+def test_forward_upcasts_half_precision(half, full):
+    # Half precision objects are measured as their float32 (complex64) values.
+    x = random_objects(2, 4, 5).to(torch.complex64)
+    x = (x if half.is_complex else x.real).to(half)
+    y = forward(x, 8)
+    assert y.dtype == torch.float32
+    assert torch.equal(y, forward(x.to(full), 8))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.bool, torch.float8_e4m3fn])
+def test_forward_names_the_dtype_and_the_accepted_ones(dtype):
+    x = torch.ones(1, 4, 4).to(dtype)
+    accepted = "float16, bfloat16, float32, float64, complex32, complex64, complex128"
+    with pytest.raises(TypeError, match=rf"^x must be a real floating or complex tensor "
+                                        rf"\({accepted}\), got dtype {dtype}$"):
+        forward(x, 8)
+
+
 # --- photon-limited measurements ----------------------------------------------------------
 
 def _intensities():
@@ -171,3 +209,41 @@ def test_poisson_noise_is_seeded():
 def test_poisson_noise_rejects_bad_input(y, photons, message):
     with pytest.raises((ValueError, TypeError), match=message):
         poisson_noise(y, photons)
+
+
+@pytest.mark.parametrize("photons, canonical", [(np.int64(200), 200), (np.int32(200), 200),
+                                                (np.float32(200.0), 200.0),
+                                                (np.float64(0.5), 0.5)])
+def test_poisson_noise_accepts_numpy_photon_counts(photons, canonical):
+    y = _intensities()
+    expected = poisson_noise(y, canonical, generator=torch.Generator().manual_seed(4))
+    noisy = poisson_noise(y, photons, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(noisy, expected)
+
+
+@pytest.mark.parametrize("photons", [float("nan"), np.float64("nan"), float("inf"),
+                                     -float("inf"), 0, 0.0, -100, np.int64(-5), True,
+                                     np.True_, "1e4", None, 1 + 2j])
+def test_poisson_noise_names_a_bad_photon_count(photons):
+    with pytest.raises(ValueError, match=rf"^photons must be a positive finite number, "
+                                         rf"got {re.escape(repr(photons))}$"):
+        poisson_noise(_intensities(), photons)
+
+
+def test_poisson_noise_upcasts_half_precision_intensities():
+    y = _intensities() / 100  # within float16's range
+    for dtype in (torch.float16, torch.bfloat16):
+        noisy = poisson_noise(y.to(dtype), 50.0, generator=torch.Generator().manual_seed(2))
+        expected = poisson_noise(y.to(dtype).float(), 50.0,
+                                 generator=torch.Generator().manual_seed(2))
+        assert torch.equal(noisy, expected)
+
+
+def test_poisson_noise_refuses_complex_and_names_a_float16_overflow():
+    y = _intensities()
+    with pytest.raises(TypeError, match=r"^y must be a real floating tensor \(float16, bfloat16, "
+                                        r"float32, float64\), got dtype torch.complex64$"):
+        poisson_noise(y.to(torch.complex64), 50.0)
+    with pytest.raises(ValueError, match=r"^y contains NaN or infinite values \(torch.float16 "
+                                         r"holds at most 65504: pass float32\)$"):
+        poisson_noise((y * 1000).half(), 50.0)  # 900 * 1000 overflows float16

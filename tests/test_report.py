@@ -15,7 +15,7 @@ from prbench.io import CorruptFileError, save_npz
 from prbench.physics import conjugate_flip, pad
 from prbench.report import figures, table
 from prbench.report.diagnostics import network_diagnostics
-from prbench.report.scores import score_method
+from prbench.report.scores import read_scores, score_method
 from prbench.shards import load_shards, save_shard
 
 
@@ -47,7 +47,7 @@ def test_scores_are_zero_for_symmetric_copies_and_one_for_nothing(tmp_path):
     x_hat[4] = 0
     x_hat[4, 40, 40] = 1.0  # a single pixel: best fit is the brightest truth pixel
     paths = write_shards(tmp_path, x_hat.numpy(), [[3, 4, 5], [0, 1, 2]])
-    shards = load_shards(paths)
+    shards = load_shards(paths, [[3, 4, 5], [0, 1, 2]])
     np.testing.assert_array_equal(shards["index"], np.arange(6))
     np.testing.assert_array_equal(shards["seconds"], np.full(6, 0.5))
     assert list(shards["device"]) == ["cpu"] * 6
@@ -72,7 +72,7 @@ def test_scoring_in_chunks_equals_one_alignment_of_all_images(tmp_path, monkeypa
     x_hat = (rng.standard_normal((11, G.m, G.m))
              + 1j * rng.standard_normal((11, G.m, G.m))).astype(np.complex64)
     x_hat[:, :G.n, :G.n] += 4 * test.x[:, ::-1, ::-1]  # partly recognisable objects
-    shards = load_shards(write_shards(tmp_path, x_hat, [list(range(11))]))
+    shards = load_shards(write_shards(tmp_path, x_hat, [list(range(11))]), [np.arange(11)])
     whole = align(torch.from_numpy(test.x), torch.from_numpy(x_hat), G)
     monkeypatch.setattr(scores_module, "ALIGN_CHUNK", 4)
     scores, aligned = score_method("hio", test, shards, G)
@@ -82,14 +82,19 @@ def test_scoring_in_chunks_equals_one_alignment_of_all_images(tmp_path, monkeypa
     assert 0.01 < scores["mse"].min() and scores["mse"].max() < 0.99  # not all trivial
 
 
-def test_overlapping_or_corrupt_shards_are_rejected(tmp_path):
+def test_shards_other_than_planned_or_with_nan_are_rejected_by_name(tmp_path):
     test = make_test_set()
     x_hat = pad(torch.from_numpy(test.x), G.m).numpy()
     with pytest.raises(ValueError, match="overlap"):
-        load_shards(write_shards(tmp_path, x_hat, [[0, 1, 2], [2, 3]]))
-    x_hat[1, 0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        load_shards(write_shards(tmp_path, x_hat, [[0, 1], [2, 3]]))
+        load_shards(write_shards(tmp_path, x_hat, [[0, 1, 2], [2, 3]]), [[0, 1, 2], [2, 3]])
+    paths = write_shards(tmp_path, x_hat, [[0, 1, 2], [3]])  # image 4 missing from shard 1
+    with pytest.raises(CorruptFileError, match=re.escape(f"{paths[1]} is unusable (test images "
+                                                         "[3]... (1), the plan gives it [3, 4]")):
+        load_shards(paths, [[0, 1, 2], [3, 4]])
+    x_hat[3, 0, 0] = np.nan
+    paths = write_shards(tmp_path, x_hat, [[0, 1], [2, 3]])
+    with pytest.raises(CorruptFileError, match=re.escape(f"{paths[1]} is unusable (NaN")):
+        load_shards(paths, [[0, 1], [2, 3]])
 
 
 def test_unreadable_or_incomplete_shards_name_the_file_and_the_rule(tmp_path):
@@ -98,12 +103,13 @@ def test_unreadable_or_incomplete_shards_name_the_file_and_the_rule(tmp_path):
     paths = write_shards(tmp_path, x_hat, [[0, 1, 2], [3, 4, 5]])
     paths[1].write_bytes(paths[1].read_bytes()[:1000])
     with pytest.raises(CorruptFileError, match=re.escape(f"{paths[1]} is unusable")) as raised:
-        load_shards(paths)
-    assert "`snakemake --forcerun reconstruct`" in str(raised.value)
+        load_shards(paths, [[0, 1, 2], [3, 4, 5]])
+    assert f"rule `reconstruct`; to regenerate it and everything that depends on it, run: " \
+           f"snakemake --forcerun {paths[1]}" in str(raised.value)
     save_npz(paths[1], x_hat=x_hat[3:], index=np.arange(3, 6), residual=np.zeros(3),
              iterations=np.full(3, 7), device=np.array("cpu"))
     with pytest.raises(CorruptFileError, match="missing array 'seconds'"):
-        load_shards(paths)
+        load_shards(paths, [[0, 1, 2], [3, 4, 5]])
 
 
 def fake_scores(rng):
@@ -237,3 +243,83 @@ def test_network_diagnostics_marks_the_kept_epoch():
                     "| 3 | 0.4000 | 0.3500 | 10.00% | 120 |"]
     with pytest.raises(ValueError, match="lacks columns"):
         network_diagnostics({"denoiser": history.drop(columns="val_border_fraction")}, 0.01)
+
+
+def scores_frame(methods=("hio", "alm"), images=4):
+    """Per-image scores with every column, as the score rule writes them."""
+    return pd.DataFrame([{"method": method, "image": image, "label": 1, "offset_row": 2,
+                          "offset_col": 3, "flipped": False, "mse": 0.1 * (image + 1),
+                          "seconds": 0.5, "residual": 0.01, "iterations": 10, "device": "cpu"}
+                         for method in methods for image in range(images)])
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda f: f.drop(index=[2, 3]), "method hio: 2 rows for the 4 planned test images: 2 "
+                                     "missing (first [2, 3])"),
+    (lambda f: f.iloc[[0, 0, 1, 2, 3, 4, 5, 6, 7]], "method hio: 5 rows for the 4 planned test "
+                                                   "images: 0 missing (first []), 1 repeated"),
+    (lambda f: f.assign(image=f["image"] + 1), "1 missing (first [0]), 0 repeated, 1 outside"),
+    (lambda f: f[f["method"] == "hio"], "scores of methods ['hio'], the run planned"),
+    (lambda f: f.assign(mse=np.where(f.index == 5, np.nan, f["mse"])),
+     "column 'mse' holds nan in row 7 (1 bad values)"),
+    (lambda f: f.assign(mse=f["mse"] * 9), "column 'mse' holds 1.8 in row 3"),
+    (lambda f: f.assign(seconds=-1.0), "column 'seconds' holds -1.0"),
+    (lambda f: f.drop(columns="residual"), "'iterations', 'device'], expected ['method'"),
+    (lambda f: f.iloc[:0], "a header without rows"),
+])
+def test_scores_that_are_not_the_planned_ones_are_refused_by_name(tmp_path, damage, problem):
+    path = tmp_path / "scores.csv"
+    scores_frame().to_csv(path, index=False)
+    assert len(read_scores(path, methods=["alm", "hio"], images=4, produced_by="table")) == 8
+    damage(scores_frame()).to_csv(path, index=False)
+    with pytest.raises(CorruptFileError, match=f"{re.escape(str(path))} is unusable \\(.*"
+                                               f"{re.escape(problem)}.*rule `table`.*"
+                                               f"--forcerun {re.escape(str(path))}"):
+        read_scores(path, methods=["alm", "hio"], images=4, produced_by="table")
+
+
+def test_a_network_output_without_a_residual_is_accepted(tmp_path):
+    path = tmp_path / "scores.csv"
+    scores_frame(methods=("naive_dnn",)).assign(residual=np.nan).to_csv(path, index=False)
+    assert read_scores(path, methods=["naive_dnn"], images=4, produced_by="score")[
+        "residual"].isna().all()
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda t: t.iloc[:1], "rows of methods ['alm'], the run planned one each of"),
+    (lambda t: t.assign(images=3), "image counts [3, 3], the run planned 4"),
+    (lambda t: t.assign(mean_mse=np.nan), "column 'mean_mse' holds nan"),
+    (lambda t: t.assign(ci_low=t["mean_mse"] + 0.01, ci_high=t["mean_mse"] + 0.02),
+     "lies outside its confidence interval"),
+    (lambda t: t.assign(success_rate=1.5), "column 'success_rate' holds 1.5"),
+])
+def test_a_table_that_is_not_the_planned_one_is_refused_by_name(tmp_path, damage, problem):
+    summary = table.summarize(scores_frame(), success_threshold=0.25, seed=0, resamples=200)
+    path = tmp_path / "table1.csv"
+    summary.to_csv(path, index=False)
+    assert table.read_table(path, methods=["hio", "alm"], images=4)["method"].tolist() == [
+        "alm", "hio"]
+    damage(summary).to_csv(path, index=False)
+    with pytest.raises(CorruptFileError, match=f"table1.csv is unusable \\(.*{re.escape(problem)}"):
+        table.read_table(path, methods=["hio", "alm"], images=4)
+
+
+def test_a_network_row_may_move_within_half_its_ci_and_a_training_free_row_not_at_all():
+    from prbench.report.reference import compare_tables, depends_on_training
+
+    assert depends_on_training("passive_refined") and depends_on_training("prdeep")
+    assert not depends_on_training("hio_sw") and not depends_on_training("mean_object")
+    reference = pd.DataFrame({"method": ["hio_sw", "passive_refined", "mean_object"],
+                              "images": 100, "mean_mse": [0.05, 0.15, 0.38],
+                              "ci_low": [0.03, 0.12, 0.35], "ci_high": [0.08, 0.18, 0.41]})
+    moved = reference.assign(mean_mse=[0.05, 0.18, 0.38])  # +0.03 = half of 0.06
+    compared = compare_tables(moved, reference).set_index("method")
+    assert compared["within"].all()
+    assert compared.loc["passive_refined", "tolerance"] == pytest.approx(0.03)
+    assert compared.loc["passive_refined", "moved"] == pytest.approx(0.03)
+    assert not compare_tables(moved.assign(mean_mse=[0.05, 0.1801, 0.38]),
+                              reference).set_index("method").loc["passive_refined", "within"]
+    off = compare_tables(moved.assign(ci_low=[0.0301, 0.12, 0.35]), reference)
+    assert off["within"].tolist() == [False, True, True]  # any change of a training-free row
+    with pytest.raises(ValueError, match="the run's table has methods"):
+        compare_tables(moved.iloc[:2], reference)

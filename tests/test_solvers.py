@@ -457,7 +457,7 @@ def test_bad_inputs_raise(objects, solver):
         solver(Y[0])
     with pytest.raises(ValueError, match=r"\(B, m, m\)"):
         solver(Y[:, :, :70])
-    with pytest.raises(ValueError, match="real floating"):
+    with pytest.raises(TypeError, match=r"^Y must be a real floating tensor .*complex64$"):
         solver(Y.to(torch.complex64))
     with pytest.raises(ValueError, match="support has shape"):
         solver(Y, tight[:2])
@@ -473,6 +473,24 @@ def test_bad_inputs_raise(objects, solver):
         solver(Y, seed=[1, 2])
     with pytest.raises(ValueError, match="n_starts"):
         solver(Y, n_starts=0)
+
+
+@pytest.mark.parametrize("solver, params", [(hio, {"iters": 20}), (hio_sw, {"iters": 20}),
+                                            (alm, {"outer_iters": 2, "inner_iters": 5}),
+                                            (alm_split, {"iters": 20})],
+                         ids=["hio", "hio_sw", "alm", "alm_split"])
+def test_half_precision_measurements_solve_as_their_float32_values(solver, params):
+    # Y as float16/bfloat16 is upcast to float32: the same run as its float32 values.
+    geometry = Geometry(12, 24)
+    Y = forward(blob_objects(2, seed=3, n=12, size=10), 24) / 10  # within float16's range
+    for dtype in (torch.float16, torch.bfloat16):
+        X, info = solver(Y.to(dtype), geometry=geometry, n_starts=2, **params)
+        expected, expected_info = solver(Y.to(dtype).float(), geometry=geometry, n_starts=2,
+                                         **params)
+        assert torch.equal(X, expected) and torch.equal(info.residual, expected_info.residual)
+    with pytest.raises(ValueError, match=r"^Y contains NaN or infinite values \(torch.float16 "
+                                         r"holds at most 65504: pass float32\)$"):
+        solver((Y * 1e5).half(), geometry=geometry)
 
 
 def test_bad_parameters_raise(objects):

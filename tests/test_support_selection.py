@@ -108,7 +108,8 @@ def selected(tmp_path_factory):
 def test_stage_scores_the_first_validation_images_with_the_refined_method(selected):
     data = synth.load(selected / "train.npz")
     indices = np.arange(15, 18)  # the validation part is images 15..19; the first 3 of it
-    curve = support_selection.load_curve(selected / "passive_curve.csv")
+    record = support_selection.load_selection(selected / "passive.json", model="passive")
+    curve = support_selection.load_curve(selected / "passive_curve.csv", record=record)
     assert curve[["sigma", "threshold"]].values.tolist() == [[0.5, 0.1], [0.5, 0.3],
                                                              [1.0, 0.1], [1.0, 0.3]]
     for row in curve.itertuples():
@@ -184,5 +185,5 @@ def test_a_corrupt_or_mismatched_selection_file_is_named(selected, tmp_path, cha
     path = tmp_path / "passive.json"
     path.write_text(change((selected / "passive.json").read_text()))
     with pytest.raises(CorruptFileError, match=f"passive.json is unusable.*{problem}.*"
-                                               "--forcerun select_support"):
+                                               f"select_support.*--forcerun {path}"):
         support_selection.load_selection(path, model="passive")

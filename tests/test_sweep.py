@@ -90,9 +90,11 @@ def test_stage_writes_exact_csv_markdown_and_figure(tables, tmp_path):
     for name, frame in tables.items():
         paths[name] = tmp_path / name / "table1.csv"
         paths[name].parent.mkdir()
+        frame["images"] = 12  # every scenario scores the run's test images
         frame.to_csv(paths[name], index=False)  # as make_table writes it
     out = tmp_path / "sweep"
-    stages.summarize_sweep(tables=paths, scenarios=SCENARIOS, success_threshold=0.05,
+    stages.summarize_sweep(tables=paths, scenarios=SCENARIOS, methods=[row[0] for row in ROWS],
+                           test_images=12, success_threshold=0.05,
                            csv=out / "sweep.csv", markdown=out / "sweep.md",
                            figure=[out / "sweep.png", out / "sweep.pdf"])
     written = pd.read_csv(out / "sweep.csv")

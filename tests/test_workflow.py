@@ -146,7 +146,7 @@ def test_partial_target_builds_only_what_it_needs(finished_run, tmp_path):
 
 @pytest.mark.parametrize(
     "override, named",
-    [({"seed": -1}, "instance['seed']"), ({"synthesis.m": 60}, "scenarios.noiseless: m = 60"),
+    [({"seed": -1}, "instance['seed']"), ({"synthesis.m": 60}, "synthesis.m (scenario noiseless): m = 60"),
      ({"synthesis.object": "imaginary"}, "instance['synthesis']['object']"),
      ({"data.source": "ftp"}, "instance['data']['source']"),
      ({"run": ".."}, "instance['run']"), ({"run": "a/b"}, "instance['run']"),

@@ -1,16 +1,32 @@
 """Checks of the workflow configuration that JSON Schema cannot express.
 
 The schema (workflow/schemas/config.schema.yaml) validates types and ranges;
-:func:`check` adds cross-key constraints, each error naming the offending key.
+:func:`check_values` runs before it (numbers that YAML read as text, NaN and
+infinities, which JSON Schema lets through or reports without the reason) and
+:func:`check` after it (integers given as floats, the photon floor, cross-key
+constraints), each error naming the offending key.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from numbers import Real
 from typing import Any
 
 from .registry import METHODS, SUPPORT_SELECTORS
 
-__all__ = ["ConfigError", "SUMMARY_FOLDER", "check", "scenario_config", "scenario_synthesis"]
+__all__ = ["ConfigError", "PHOTONS_PER_PIXEL_FLOOR", "SUMMARY_FOLDER", "check", "check_values",
+           "scenario_config", "scenario_synthesis"]
+
+#: The least photon budget a scenario may ask for, in expected photons per measured pixel
+#: (photons per image / m^2): below one photon per pixel most pixels count nothing.
+PHOTONS_PER_PIXEL_FLOOR = 1.0
+#: Text that PyYAML (YAML 1.1) keeps as a string although it reads as a number: an exponent
+#: without a decimal point (1e3), a leading '+', and the like.
+_NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+#: Keys whose values are text by design (a run may be named "2024").
+_TEXT_KEYS = {"run"}
 
 #: results/<run>/<this>/ holds the summary over a run's scenarios; no scenario may be named so.
 SUMMARY_FOLDER = "sweep"
@@ -36,24 +52,97 @@ def scenario_config(config: dict[str, Any], scenario: str) -> dict[str, Any]:
             "synthesis": scenario_synthesis(config, scenario)}
 
 
-def _check_synthesis(synthesis: dict[str, Any], key: str, models: dict[str, Any]) -> None:
-    """The frame and the photon budget of one scenario's synthesis (``key`` names where
-    its values come from)."""
+def _walk(node: Any, key: str = ""):
+    """(dotted key, value) of every leaf of a config (lists by index)."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            yield from _walk(value, f"{key}.{name}" if key else str(name))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{key}[{index}]")
+    else:
+        yield key, node
+
+
+def check_values(config: dict[str, Any]) -> None:
+    """Refuse, before schema validation, values that the schema would accept or refuse
+    without saying why: numbers that YAML read as text ('1e3') and NaN or infinite numbers."""
+    for key, value in _walk(config):
+        if isinstance(value, str) and key not in _TEXT_KEYS and _NUMBER_TEXT.match(value):
+            raise ConfigError(f"config key {key} = {value!r} is text, not a number: YAML reads "
+                              "a number with an exponent but no decimal point (1e3) as text; "
+                              f"write {float(value):.1f} or {float(value):.1e}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key {key} = {value}: must be a finite number")
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while isinstance(schema, dict) and "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema if isinstance(schema, dict) else {}
+
+
+def _integer_floats(node: Any, schema: dict[str, Any], root: dict[str, Any], key: str = ""):
+    """Dotted keys where ``schema`` (JSON Schema, local $refs) wants an integer and the
+    config holds a float: JSON Schema counts 40.0 as an integer, Python code does not."""
+    schema = _resolve(schema, root)
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(node, float) and "integer" in types and "number" not in types:
+        yield key, node
+    elif isinstance(node, dict):
+        for name, value in node.items():
+            child = schema.get("properties", {}).get(name, schema.get("additionalProperties"))
+            yield from _integer_floats(value, child or {}, root, f"{key}.{name}" if key else name)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _integer_floats(value, schema.get("items") or {}, root, f"{key}[{index}]")
+
+
+def _check_synthesis(config: dict[str, Any], scenario: str) -> None:
+    """The frame and the photon budget of one scenario's synthesis; errors name the key
+    that sets the value (scenarios.<name>.<key>, or synthesis.<key> for the scenario)."""
+    synthesis = scenario_synthesis(config, scenario)
+    overrides = config["scenarios"][scenario] or {}
+
+    def origin(name: str) -> str:
+        return (f"scenarios.{scenario}.{name}" if name in overrides
+                else f"synthesis.{name} (scenario {scenario})")
+
     n, m = synthesis["n"], synthesis["m"]
     if m < 2 * n - 1:
-        raise ConfigError(f"config key {key}: m = {m} must be >= 2 * n - 1 = {2 * n - 1} "
-                          "(Fourier PR is unique only with this oversampling)")
-    if synthesis.get("photons") is not None:
-        on_the_fly = sorted(name for name, settings in models.items()
-                            if settings.get("on_the_fly"))
-        if on_the_fly:
-            raise ConfigError(f"config key training.models.{on_the_fly[0]}.on_the_fly: "
-                              "on-the-fly placement computes noiseless measurements, but "
-                              f"{key} asks for photons = {synthesis['photons']}")
+        raise ConfigError(f"config key {origin('m')}: m = {m} must be >= 2 * n - 1 = "
+                          f"{2 * n - 1} (n = {n}; Fourier PR is unique only with this "
+                          "oversampling)")
+    photons = synthesis.get("photons")
+    if photons is None:
+        return
+    floor = PHOTONS_PER_PIXEL_FLOOR * m * m
+    if not (isinstance(photons, Real) and not isinstance(photons, bool) and photons >= floor):
+        raise ConfigError(
+            f"config key {origin('photons')} = {photons!r} is below the floor of "
+            f"{PHOTONS_PER_PIXEL_FLOOR:g} expected photon per measured pixel ({floor:g} "
+            f"photons per image on the {m} x {m} grid): almost every pixel would count "
+            "nothing and every method would score about 1")
+    models = config.get("training", {}).get("models", {})
+    on_the_fly = sorted(name for name, settings in models.items() if settings.get("on_the_fly"))
+    if on_the_fly:
+        raise ConfigError(f"config key training.models.{on_the_fly[0]}.on_the_fly: "
+                          "on-the-fly placement computes noiseless measurements, but "
+                          f"{origin('photons')} asks for photons = {photons}")
 
 
-def check(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` for values that are valid alone but not together."""
+def check(config: dict[str, Any], *, schema: dict[str, Any] | None = None) -> None:
+    """Raise :class:`ConfigError` for values that are valid alone but not together, for a
+    photon budget below the floor, and (given the JSON ``schema`` the config was validated
+    with) for floats where the schema wants integers."""
+    check_values(config)
+    for key, value in _integer_floats(config, schema or {}, schema or {}):
+        raise ConfigError(f"config key {key} = {value!r} must be an integer (written without "
+                          "a decimal point)")
     models = config.get("training", {}).get("models", {})
     scenarios = config.get("scenarios") or {}
     if not scenarios:
@@ -64,8 +153,8 @@ def check(config: dict[str, Any]) -> None:
                           f"the summary folder results/<run>/{SUMMARY_FOLDER}/")
     points: dict[tuple, str] = {}
     for scenario in scenarios:
+        _check_synthesis(config, scenario)
         synthesis = scenario_synthesis(config, scenario)
-        _check_synthesis(synthesis, f"synthesis with scenarios.{scenario}", models)
         # The sweep summary draws one point per (object, frame, grid, photon budget).
         point = tuple(synthesis[key] for key in ("object", "n", "m", "photons"))
         if point in points:

@@ -6,13 +6,24 @@ planner can import this module without it.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Geometry", "check_geometry"]
+__all__ = ["Geometry", "check_geometry", "check_int"]
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """``value`` as a plain int. ValueError naming ``name`` unless it is an integer
+    (Python or NumPy; not a bool, not a float such as 36.0) and >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,8 @@ class Geometry:
     """n: side of the zero frame holding the object (pixels); m: side of the
     oversampled Fourier grid (pixels). The object sits at the top-left of the
     m x m grid. Fourier PR needs m >= 2n - 1 (paper, Sec. 3; the paper: n = 36, m = 72).
+    n and m are integers (NumPy integers are converted to int); anything else, a bool
+    or a float such as 36.0 included, raises a ValueError naming it.
     """
 
     n: int
@@ -27,13 +40,14 @@ class Geometry:
 
     def __post_init__(self) -> None:
         n, m = self.n, self.m
-        plain_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (n, m))
-        if not plain_ints or n < 1 or m < 2 * n - 1:
-            reason = ("n and m must be plain ints" if not plain_ints
-                      else "n must be >= 1" if n < 1
-                      else f"m = {m} must be >= 2n - 1 = {2 * n - 1}, the oversampling "
-                           "Fourier phase retrieval needs (paper, Sec. 3)")
-            raise ValueError(f"invalid geometry n = {n!r}, m = {m!r}: {reason}")
+        try:  # NumPy integers are stored as plain ints
+            object.__setattr__(self, "n", check_int("n", n, minimum=1))
+            object.__setattr__(self, "m", check_int("m", m))
+            if self.m < 2 * self.n - 1:
+                raise ValueError(f"m = {self.m} must be >= 2n - 1 = {2 * self.n - 1}, the "
+                                 "oversampling Fourier phase retrieval needs (paper, Sec. 3)")
+        except ValueError as error:
+            raise ValueError(f"invalid geometry n = {n!r}, m = {m!r}: {error}") from None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Geometry:

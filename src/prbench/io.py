@@ -3,7 +3,8 @@
 Every writer creates a temporary file in the destination's directory and
 ``os.replace``-s it into place, so an interrupted job leaves no partial output.
 The readers turn any unreadable intermediate into one :class:`CorruptFileError`
-that says which Snakemake rule regenerates it.
+that names the file, the problem, the rule that writes it and the command that
+regenerates it and everything that depends on it (:func:`repair_command`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import json
 import os
 import pickle
+import shlex
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -20,20 +22,41 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["CorruptFileError", "atomic_path", "load_npz", "load_torch", "read_json", "save_npz",
-           "save_torch", "write_csv_rows", "write_json", "write_text"]
+__all__ = ["CorruptFileError", "RERUN_VARIABLE", "WORKDIR_VARIABLE", "atomic_path", "check_ranges", "load_npz",
+           "load_torch", "read_csv", "read_json", "repair_command", "save_npz", "save_torch",
+           "write_csv_rows", "write_json", "write_text"]
+
+#: Environment variable holding the snakemake command line of the run in progress (its
+#: Snakefile, config files and --config overrides, no targets), set when the workflow is
+#: planned (workflow/rules/common.smk) and inherited by its jobs.
+RERUN_VARIABLE = "PRBENCH_RERUN"
+#: Environment variable holding the directory that run works in (relative paths start there).
+WORKDIR_VARIABLE = "PRBENCH_WORKDIR"
+
+
+def repair_command(path: str | os.PathLike) -> str:
+    """The command that regenerates ``path`` and everything that depends on it:
+    ``snakemake --forcerun <path>`` with the run's own Snakefile, config files and
+    overrides (:data:`RERUN_VARIABLE`), to be run in :data:`WORKDIR_VARIABLE` if set."""
+    prefix = os.environ.get(RERUN_VARIABLE, "snakemake")
+    return f"{prefix} --forcerun {shlex.quote(os.fspath(path))}"
 
 
 class CorruptFileError(RuntimeError):
-    """An intermediate file is missing, truncated or lacks an expected entry."""
+    """An intermediate file is missing, truncated, or disagrees with what the run planned."""
 
     @classmethod
     def for_file(cls, path: str | os.PathLike, problem: str, *,
                  produced_by: str) -> CorruptFileError:
-        """The error for ``path``: ``problem`` and how to regenerate it (rule ``produced_by``)."""
-        return cls(f"{os.fspath(path)} is unusable ({problem}); regenerate it with "
-                   f"`snakemake --forcerun {produced_by}` or delete it and rerun snakemake")
+        """The error for ``path``: ``problem``, the rule ``produced_by`` that writes it and
+        the command that regenerates it and what depends on it (:func:`repair_command`)."""
+        workdir = os.environ.get(WORKDIR_VARIABLE)
+        where = f" in {workdir}" if workdir else ""
+        return cls(f"{os.fspath(path)} is unusable ({problem}). It is written by rule "
+                   f"`{produced_by}`; to regenerate it and everything that depends on it, "
+                   f"run{where}: {repair_command(path)}")
 
 
 def _current_umask() -> int:
@@ -123,6 +146,37 @@ def read_json(path: str | os.PathLike, *, produced_by: str) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise CorruptFileError.for_file(path, _describe(error), produced_by=produced_by) from error
+
+
+def read_csv(path: str | os.PathLike, *, columns: Sequence[str], produced_by: str
+             ) -> pd.DataFrame:
+    """The table in CSV file ``path`` written by rule ``produced_by``, with exactly the
+    header ``columns`` and at least one row; otherwise :class:`CorruptFileError`."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as error:  # pandas' EmptyDataError and ParserError included
+        raise CorruptFileError.for_file(path, _describe(error), produced_by=produced_by) from error
+    if list(frame.columns) != list(columns):
+        raise CorruptFileError.for_file(path, f"columns {list(frame.columns)}, expected "
+                                        f"{list(columns)}", produced_by=produced_by)
+    if frame.empty:
+        raise CorruptFileError.for_file(path, "a header without rows", produced_by=produced_by)
+    return frame
+
+
+def check_ranges(path: str | os.PathLike, frame: pd.DataFrame,
+                 ranges: dict[str, tuple[float, float]], *, produced_by: str) -> None:
+    """Every value of each column of ``ranges`` is a finite number in its closed [low,
+    high]; otherwise :class:`CorruptFileError` naming the column and the first bad row."""
+    for column, (low, high) in ranges.items():
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~(np.isfinite(values) & (values >= low) & (values <= high))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise CorruptFileError.for_file(
+                path, f"column {column!r} holds {frame[column].iloc[row]} in row {row + 2} "
+                f"({int(bad.sum())} bad values): not a finite number in [{low:g}, {high:g}]",
+                produced_by=produced_by)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -54,11 +54,13 @@ def _circular_correlation(a_padded: torch.Tensor, r: torch.Tensor) -> torch.Tens
     return torch.fft.ifft2(torch.conj(torch.fft.fft2(a_padded)) * torch.fft.fft2(r))
 
 
-def _check_pair(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> None:
+def _check_pair(truth: torch.Tensor, recon: torch.Tensor,
+                geometry: Geometry) -> tuple[torch.Tensor, torch.Tensor]:
+    """The checked (truth, recon), half precision upcast (:func:`prbench.physics.check_tensor`)."""
     check_geometry(geometry)
-    check_batch(truth, "truth", max_size=geometry.m)
+    truth = check_batch(truth, "truth", max_size=geometry.m)
     geometry.check_objects(truth, "truth")
-    check_batch(recon, "recon", max_size=geometry.m)
+    recon = check_batch(recon, "recon", max_size=geometry.m)
     if truth.shape[0] != recon.shape[0]:
         raise ValueError(
             f"truth and recon batch sizes differ: {truth.shape[0]} vs {recon.shape[0]}"
@@ -67,6 +69,7 @@ def _check_pair(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) ->
         raise ValueError(f"truth is on {truth.device} but recon on {recon.device}")
     if not (truth.abs().flatten(1).amax(1) > 0).all():
         raise ValueError("truth contains an all-zero image; the relative error is undefined")
+    return truth, recon
 
 
 def align(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> Alignment:
@@ -74,9 +77,10 @@ def align(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> Align
 
     truth: (B, n, n) real or complex, n = geometry.n; recon: (B, h, w), h, w <= m =
     geometry.m, real or complex, embedded at the top-left of the m x m grid (circular
-    windows wrap around). Computed in float64/complex128 on the inputs' device.
+    windows wrap around). Any float16/32/64, bfloat16 or complex32/64/128 dtype;
+    computed in float64/complex128 on the inputs' device.
     """
-    _check_pair(truth, recon, geometry)
+    truth, recon = _check_pair(truth, recon, geometry)
     n, m = geometry.n, geometry.m
     a = truth.to(torch.complex128)
     r = pad(recon.to(torch.complex128), m)
@@ -123,7 +127,8 @@ def symmetric_mse(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) 
     """Symmetry-adjusted relative MSE, a (B,) float64 tensor in [0, 1].
 
     truth: (B, n, n) real or complex, n = geometry.n; recon: (B, h, w) with
-    h, w <= m = geometry.m. See :func:`align` for the best-aligned reconstruction itself.
+    h, w <= m = geometry.m; dtypes as :func:`align`. See :func:`align` for the
+    best-aligned reconstruction itself.
     """
     return align(truth, recon, geometry).mse
 
@@ -135,7 +140,7 @@ def border_energy_fraction(x: torch.Tensor, width: int = 2) -> torch.Tensor:
     (0 for an all-zero image): the edge-artefact diagnostic of the U-Nets' outputs,
     compared with the same fraction of the true objects.
     """
-    check_batch(x, "x")
+    x = check_batch(x, "x")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1 \
             or 2 * width >= min(x.shape[-2:]):
         raise ValueError(f"width must be an int in [1, {(min(x.shape[-2:]) - 1) // 2}] for "

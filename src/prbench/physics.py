@@ -6,6 +6,9 @@ Conventions (used by every module of prbench):
 * ``pad(x, m)`` embeds them at the top-left corner of an m x m zero grid.
 * The measurement is ``Y = |F(pad(x, m))|^2`` with the unnormalised DFT
   (``torch.fft.fft2``, norm="backward"), shape (B, m, m), real.
+* Public entry points accept float16/32/64, bfloat16 and complex32/64/128 tensors;
+  half precision (float16, bfloat16, complex32) is upcast to float32/complex64
+  (:func:`check_tensor`). Other dtypes raise a TypeError naming the argument.
 
 Y is invariant under the three intrinsic symmetries of Fourier PR
 (paper, Sec. 1): global phase ``x -> e^{i theta} x``, circular shift of the
@@ -14,10 +17,18 @@ padded object, and conjugate flip ``x -> conj(x[::-1, ::-1])``.
 
 from __future__ import annotations
 
+import math
+import numbers
+from typing import Any
+
 import torch
+
+from .geometry import check_int
 
 __all__ = [
     "check_batch",
+    "check_photons",
+    "check_tensor",
     "pad",
     "forward",
     "conjugate_flip",
@@ -28,10 +39,43 @@ __all__ = [
 ]
 
 
-def check_batch(x: torch.Tensor, name: str, *, max_size: int | None = None) -> None:
-    """Raise a clear error unless ``x`` is a finite (B, h, w) float/complex tensor, B >= 1.
+#: Half-precision dtypes accepted on input and computed in the dtype they map to.
+_UPCAST = {torch.float16: torch.float32, torch.bfloat16: torch.float32,
+          torch.complex32: torch.complex64}
+_REAL = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_COMPLEX = (torch.complex32, torch.complex64, torch.complex128)
 
-    ``max_size`` bounds h and w (e.g. the grid size m).
+
+def _names(dtypes: tuple[torch.dtype, ...]) -> str:
+    return ", ".join(str(d).removeprefix("torch.") for d in dtypes)
+
+
+def check_tensor(x: Any, name: str, *, real: bool = False) -> torch.Tensor:
+    """``x`` checked to be a finite real floating (or, unless ``real``, complex) tensor of
+    any shape, returned with float16/bfloat16 upcast to float32 and complex32 to complex64
+    (other dtypes unchanged). TypeError for a non-tensor or another dtype, naming ``name``,
+    the dtype and the accepted ones; ValueError for NaN or infinite values.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    accepted = _REAL if real else _REAL + _COMPLEX
+    if x.dtype not in accepted:
+        kind = "a real floating" if real else "a real floating or complex"
+        raise TypeError(f"{name} must be {kind} tensor ({_names(accepted)}), "
+                        f"got dtype {x.dtype}")
+    given = x.dtype
+    x = x.to(_UPCAST.get(given, given))
+    if not torch.isfinite(torch.view_as_real(x) if x.is_complex() else x).all():
+        hint = (f" ({given} holds at most {torch.finfo(torch.float16).max:g}: pass float32)"
+                if given in (torch.float16, torch.complex32) else "")
+        raise ValueError(f"{name} contains NaN or infinite values{hint}")
+    return x
+
+
+def check_batch(x: Any, name: str, *, max_size: int | None = None,
+                real: bool = False) -> torch.Tensor:
+    """:func:`check_tensor` for a (B, h, w) batch, B >= 1: returns ``x`` (half precision
+    upcast). ``max_size`` bounds h and w (e.g. the grid size m).
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -39,18 +83,26 @@ def check_batch(x: torch.Tensor, name: str, *, max_size: int | None = None) -> N
         raise ValueError(f"{name} must have shape (B, h, w), got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (B = 0)")
-    if not (x.dtype.is_floating_point or x.dtype.is_complex):
-        raise TypeError(f"{name} must be a real floating or complex tensor, got dtype {x.dtype}")
     if max_size is not None and (x.shape[-2] > max_size or x.shape[-1] > max_size):
         raise ValueError(
             f"{name} has spatial size {tuple(x.shape[-2:])}, larger than the grid m = {max_size}"
         )
-    if not torch.isfinite(torch.view_as_real(x) if x.is_complex() else x).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+    return check_tensor(x, name, real=real)
+
+
+def check_photons(photons: Any) -> int | float:
+    """``photons`` (expected photons per image) as a plain int or float. ValueError naming
+    it unless it is a positive finite real number (Python or NumPy; not a bool)."""
+    if isinstance(photons, bool) or not isinstance(photons, numbers.Real) \
+            or not (math.isfinite(photons) and photons > 0):
+        raise ValueError(f"photons must be a positive finite number, got {photons!r}")
+    return int(photons) if isinstance(photons, numbers.Integral) else float(photons)
 
 
 def pad(x: torch.Tensor, m: int) -> torch.Tensor:
-    """Zero-pad (B, h, w) to (B, m, m), keeping ``x`` in the top-left corner."""
+    """Zero-pad (B, h, w) to (B, m, m), keeping ``x`` in the top-left corner.
+    m: an integer (NumPy integers accepted)."""
+    m = check_int("m", m, minimum=1)
     h, w = x.shape[-2:]
     if h > m or w > m:
         raise ValueError(f"cannot pad an object of size {(h, w)} into an m = {m} grid")
@@ -60,10 +112,12 @@ def pad(x: torch.Tensor, m: int) -> torch.Tensor:
 def forward(x: torch.Tensor, m: int) -> torch.Tensor:
     """Oversampled Fourier intensities ``|FFT2(pad(x, m))|^2``.
 
-    x: (B, h, w) real or complex, h, w <= m. Returns (B, m, m) real tensor
-    (float32 for float32/complex64 input). Unnormalised DFT.
+    x: (B, h, w) real or complex, h, w <= m; float16/bfloat16 (complex32) is upcast to
+    float32 (complex64). m: an integer (NumPy integers accepted). Returns (B, m, m) real
+    tensor, float32 for float32/complex64 input. Unnormalised DFT.
     """
-    check_batch(x, "x", max_size=m)
+    m = check_int("m", m, minimum=1)
+    x = check_batch(x, "x", max_size=m)
     spectrum = torch.fft.fft2(pad(x, m))
     return spectrum.real.square() + spectrum.imag.square()
 
@@ -113,21 +167,17 @@ def poisson_noise(y: torch.Tensor, photons: float, *,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Photon-limited measurements: y (B, m, m) noiseless intensities -> (B, m, m) float32.
 
-    ``photons`` is the expected total photon count per image. Each pixel's count is drawn
+    ``photons`` is the expected total photon count per image, a positive finite real
+    (:func:`check_photons`). Each pixel's count is drawn
     ``n ~ Poisson(photons * y / sum(y))`` (sum over the image; computed in float64) and
     returned in y's units, ``n * sum(y) / photons``: unbiased (E = y), variance
     ``y * sum(y) / photons``, exact zeros where y is 0. Deterministic for a seeded
     ``generator`` (on y's device); the global RNG otherwise.
     """
-    check_batch(y, "y")
-    if y.dtype.is_complex:
-        raise TypeError(f"y must be real intensities, got dtype {y.dtype}")
-    if isinstance(photons, bool) or not isinstance(photons, (int, float)) \
-            or not 0 < photons < float("inf"):
-        raise ValueError(f"photons must be a positive finite number, got {photons!r}")
-    intensities = y.to(torch.float64)
-    if not torch.isfinite(intensities).all() or (intensities < 0).any():
-        raise ValueError("y must be finite and nonnegative intensities")
+    photons = check_photons(photons)
+    intensities = check_batch(y, "y", real=True).to(torch.float64)
+    if (intensities < 0).any():
+        raise ValueError("y must be nonnegative intensities")
     total = intensities.sum(dim=(-2, -1), keepdim=True)
     if not (total > 0).all():
         raise ValueError("y contains an all-zero image: its photon rates are undefined")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import load_npz, save_npz
+from .io import CorruptFileError, load_npz, save_npz
 
 __all__ = ["load_shards", "save_shard"]
 
@@ -38,18 +38,36 @@ def save_shard(path: str | Path, *, x_hat: np.ndarray, index: np.ndarray, residu
              provenance=np.array(json.dumps(provenance, sort_keys=True, default=str)))
 
 
-def load_shards(paths: Sequence[str | Path], *, produced_by: str = "reconstruct"
-                ) -> dict[str, np.ndarray]:
+def load_shards(paths: Sequence[str | Path], planned: Sequence[np.ndarray], *,
+                produced_by: str = "reconstruct") -> dict[str, np.ndarray]:
     """Concatenate shards written by :func:`save_shard`, sorted by image index.
 
-    Returns x_hat, index, seconds, residual, iterations and device (one string per
-    image). Raises :class:`prbench.io.CorruptFileError` (naming the rule
-    ``produced_by``) if a shard is unreadable or incomplete, ValueError if shards
-    overlap or hold non-finite reconstructions.
+    ``planned[k]``: the test-set indices the run planned for ``paths[k]``
+    (:func:`prbench.methods.shard_indices`). Returns x_hat, index, seconds, residual,
+    iterations and device (one string per image). A shard that is unreadable, holds
+    other images than planned, arrays of disagreeing lengths or non-finite
+    reconstructions raises :class:`prbench.io.CorruptFileError` naming that shard and
+    how to regenerate it (rule ``produced_by``).
     """
+    if len(paths) != len(planned):
+        raise ValueError(f"{len(paths)} shard files for {len(planned)} planned shards")
     parts: dict[str, list[np.ndarray]] = {}
-    for path in paths:
+    for path, indices in zip(paths, planned):
         shard = load_npz(path, keys=(*_NUMERIC, "device"), produced_by=produced_by)
+        lengths = {key: len(shard[key]) for key in _NUMERIC if shard[key].ndim}
+        problem = None
+        if not np.array_equal(shard["index"], indices):
+            problem = (f"test images {shard['index'][:5].tolist()}... ({len(shard['index'])}), "
+                       f"the plan gives it {np.asarray(indices)[:5].tolist()}... "
+                       f"({len(indices)})")
+        elif set(lengths.values()) != {len(indices)} or len(lengths) != len(_NUMERIC):
+            problem = f"arrays of lengths {lengths} for {len(indices)} images"
+        elif shard["x_hat"].ndim != 3:
+            problem = f"x_hat of shape {shard['x_hat'].shape}, not (images, height, width)"
+        elif not np.isfinite(shard["x_hat"]).all():
+            problem = "NaN or infinite reconstructions"
+        if problem:
+            raise CorruptFileError.for_file(path, problem, produced_by=produced_by)
         for key in _NUMERIC:
             parts.setdefault(key, []).append(shard[key])
         parts.setdefault("device", []).append(np.full(len(shard["index"]), str(shard["device"])))
@@ -57,7 +75,6 @@ def load_shards(paths: Sequence[str | Path], *, produced_by: str = "reconstruct"
     order = np.argsort(merged["index"], kind="stable")
     merged = {key: value[order] for key, value in merged.items()}
     if len(np.unique(merged["index"])) != len(merged["index"]):
-        raise ValueError(f"shards {list(map(str, paths))} overlap: an image appears twice")
-    if not np.isfinite(merged["x_hat"].view(np.float32)).all():
-        raise ValueError(f"shards {list(map(str, paths))} hold NaN or infinite reconstructions")
+        raise ValueError(f"the planned shards {list(map(str, paths))} overlap: an image "
+                         "appears twice")
     return merged

@@ -23,17 +23,18 @@ from . import methods, provenance, support_selection
 from .data import fashion_mnist, synth
 from .devices import select_device
 from .geometry import Geometry
-from .io import load_npz, save_npz, write_json, write_text
+from .io import save_npz, write_json, write_text
+from .machine import fingerprint
 from .metrics import border_energy_fraction
 from .nets import DnCNN, UNet
 from .registry import METHODS, PAPER_TABLE1, SUPPORT_SELECTORS
 from .report import figures, sweep, table
 from .report import timings as timing
 from .report.diagnostics import network_diagnostics
-from .report.scores import score_method
+from .report.scores import load_aligned, read_scores, score_method
 from .runlog import job_log
 from .shards import load_shards, save_shard
-from .train import train
+from .train import read_network_history, train
 from .train.initialiser import METRIC_IMAGES
 from .train.denoiser import train_denoiser
 
@@ -172,10 +173,12 @@ def support_table(*, selections: dict[str, str | Path], curves: dict[str, str | 
                   markdown: str | Path) -> None:
     """One Markdown table per model (model -> its selection file and curve): the support
     selection's curve, the chosen grid point marked."""
-    write_text(markdown, "\n".join(
-        support_selection.to_markdown(support_selection.load_selection(path, model=model),
-                                      support_selection.load_curve(curves[model]))
-        for model, path in selections.items()))
+    tables = []
+    for model, path in selections.items():
+        record = support_selection.load_selection(path, model=model)
+        tables.append(support_selection.to_markdown(
+            record, support_selection.load_curve(curves[model], record=record)))
+    write_text(markdown, "\n".join(tables))
 
 
 def reconstruct_shard(*, method: str, test: str | Path, output: str | Path, shard: int,
@@ -208,18 +211,26 @@ def score(*, method: str, test: str | Path, shards: Sequence[str | Path], scores
           aligned: str | Path) -> None:
     """Symmetry-adjusted MSE of one method's reconstructions (paper, Appendix A.1)."""
     data = synth.load(test)
-    table_rows, best_aligned = score_method(method, data, load_shards(shards), data.geometry)
+    planned = [methods.shard_indices(len(data.y), len(shards), shard)
+               for shard in range(len(shards))]
+    table_rows, best_aligned = score_method(method, data, load_shards(shards, planned),
+                                            data.geometry)
     _LOG.info("%s: %d images, mean MSE %.4f, median %.4f", method, len(table_rows),
               table_rows["mse"].mean(), table_rows["mse"].median())
     write_text(scores, table_rows.to_csv(index=False))
     save_npz(aligned, aligned=best_aligned, image=table_rows["image"].to_numpy())
 
 
-def make_table(*, method_scores: Sequence[str | Path], scores: str | Path, markdown: str | Path,
-               csv: str | Path, latex: str | Path, success_threshold: float,
-               bootstrap_resamples: int, paired_reference: str | None, seed: int) -> None:
-    """All methods' scores in one CSV, and Table 1 in Markdown, CSV and LaTeX."""
-    merged = pd.concat([pd.read_csv(path) for path in method_scores], ignore_index=True)
+def make_table(*, method_scores: dict[str, str | Path], test_images: int, scores: str | Path,
+               markdown: str | Path, csv: str | Path, latex: str | Path,
+               success_threshold: float, bootstrap_resamples: int,
+               paired_reference: str | None, seed: int) -> None:
+    """All methods' scores in one CSV, and Table 1 in Markdown, CSV and LaTeX.
+    ``method_scores``: method -> its scores file, each checked to hold the ``test_images``
+    planned test images (:func:`prbench.report.scores.read_scores`)."""
+    merged = pd.concat([read_scores(path, methods=[method], images=test_images,
+                                    produced_by="score")
+                        for method, path in method_scores.items()], ignore_index=True)
     summary = table.summarize(merged, success_threshold=success_threshold, seed=seed,
                               resamples=bootstrap_resamples)
     text = table.to_markdown(summary, success_threshold=success_threshold)
@@ -235,13 +246,16 @@ def make_table(*, method_scores: Sequence[str | Path], scores: str | Path, markd
 
 
 def summarize_sweep(*, tables: dict[str, str | Path], scenarios: dict[str, dict[str, Any]],
-                    success_threshold: float, csv: str | Path, markdown: str | Path,
-                    figure: Sequence[str | Path]) -> None:
+                    methods: Sequence[str], test_images: int, success_threshold: float,
+                    csv: str | Path, markdown: str | Path, figure: Sequence[str | Path]) -> None:
     """The sweep summary of a multi-scenario run (:mod:`prbench.report.sweep`): ``tables``:
-    scenario -> its Table 1 CSV; ``scenarios``: scenario -> its synthesis parameters
-    (object, photons, n, m). Writes the summary CSV, its Markdown and its figure."""
-    summary = sweep.summarize_sweep({name: pd.read_csv(path) for name, path in tables.items()},
-                                    scenarios)
+    scenario -> its Table 1 CSV, each checked to hold the planned ``methods`` on
+    ``test_images`` images (:func:`prbench.report.table.read_table`); ``scenarios``:
+    scenario -> its synthesis parameters (object, photons, n, m). Writes the summary CSV,
+    its Markdown and its figure."""
+    summary = sweep.summarize_sweep(
+        {name: table.read_table(path, methods=methods, images=test_images)
+         for name, path in tables.items()}, scenarios)
     text = sweep.sweep_markdown(summary, success_threshold=success_threshold)
     _LOG.info("sweep summary\n%s", text)
     write_text(csv, summary.to_csv(index=False))
@@ -255,13 +269,15 @@ def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str
                  images: int, seed: int) -> None:
     """Figure 4 (``images`` random test images, every method aligned to the truth; with
     their phase for complex objects) and the MSE distributions; ``aligned``: method -> its
-    aligned reconstructions."""
+    aligned reconstructions. The scores and reconstructions are checked to cover every
+    test image of every method of ``aligned``."""
     data = synth.load(test)
-    table_rows = pd.read_csv(scores)
+    table_rows = read_scores(scores, methods=list(aligned), images=len(data.x),
+                             produced_by="table")
     order = table.ordered(list(aligned))
     best, mse = {}, {}
     for name in order:
-        best[name] = load_npz(aligned[name], keys=("aligned",), produced_by="score")["aligned"]
+        best[name] = load_aligned(aligned[name], images=len(data.x), n=data.geometry.n)
         rows_of_method = table_rows.loc[table_rows["method"] == name]
         mse[name] = rows_of_method.sort_values("image")["mse"].to_numpy()
     rng = np.random.default_rng(seed)
@@ -272,32 +288,39 @@ def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str
     figures.save_figure(figures.mse_distribution(table_rows, order, PAPER_TABLE1), distribution)
 
 
-def training_curves(*, histories: dict[str, str | Path], output: Sequence[str | Path]) -> None:
-    """One figure of every trained network's training and validation curves."""
+def training_curves(*, histories: dict[str, str | Path], epochs: dict[str, int],
+                    output: Sequence[str | Path]) -> None:
+    """One figure of every trained network's training and validation curves; ``histories``:
+    network -> its history.csv, checked to hold its ``epochs[network]`` epochs."""
     figures.save_figure(figures.training_curves(
-        {name: pd.read_csv(path) for name, path in histories.items()}), output)
+        {name: read_network_history(path, network=name, epochs=epochs[name])
+         for name, path in histories.items()}), output)
 
 
-def diagnose_networks(*, histories: dict[str, str | Path], train_set: str | Path,
-                      validation_fraction: float, output: str | Path) -> None:
+def diagnose_networks(*, histories: dict[str, str | Path], epochs: dict[str, int],
+                      train_set: str | Path, validation_fraction: float,
+                      output: str | Path) -> None:
     """The U-Nets' per-epoch diagnostics table (validation MSE, border-ring energy of the
     outputs) against the validation objects' own border-ring energy."""
     data = synth.load(train_set)
     n_val = synth.validation_size(len(data.x), validation_fraction)
     truths = torch.from_numpy(data.x[-n_val:][:METRIC_IMAGES])
     text = network_diagnostics(
-        {f"{name} U-Net": pd.read_csv(path) for name, path in histories.items()},
+        {f"{name} U-Net": read_network_history(path, network=name, epochs=epochs[name])
+         for name, path in histories.items()},
         border_energy_fraction(truths).mean().item())
     _LOG.info("network diagnostics\n%s", text)
     write_text(output, text)
 
 
-def record_provenance(*, scores: str | Path, output: str | Path, timings: str | Path,
+def record_provenance(*, scores: str | Path, methods: Sequence[str], test_images: int,
+                      output: str | Path, timings: str | Path,
                       benchmarks: dict[str, Sequence[str | Path]],
                       benchmark_folder: str | Path, config: dict[str, Any],
                       repository: str | Path) -> None:
     """The run's provenance.json (config, seed, workflow revision, versions, devices, GPU,
-    and the run's time record) and its per-stage time table ``timings`` (Markdown).
+    the machine's fingerprint (:func:`prbench.machine.fingerprint`) and the run's time
+    record) and its per-stage time table ``timings`` (Markdown).
 
     ``benchmarks``: stage (rule) -> the benchmark files of its jobs, every job of the run
     but this one (:mod:`prbench.report.timings`); each must be readable. Benchmark files
@@ -305,7 +328,8 @@ def record_provenance(*, scores: str | Path, output: str | Path, timings: str | 
     the same run name, say) are listed as ``not_covered``, not counted. The record also
     holds the reconstruction jobs' times by method (``reconstruct_by_method``).
     """
-    devices = sorted(pd.read_csv(scores)["device"].astype(str).unique())
+    devices = sorted(read_scores(scores, methods=methods, images=test_images,
+                                 produced_by="table")["device"].astype(str).unique())
     jobs = timing.read_jobs(benchmarks)
     summary = timing.summarise(jobs)
     by_method = timing.relabel(jobs, "reconstruct", r"reconstruct_(.+)_shard\d+")
@@ -326,7 +350,7 @@ def record_provenance(*, scores: str | Path, output: str | Path, timings: str | 
     gpu = (torch.cuda.get_device_name(0) if any(d.startswith("cuda") for d in devices)
            and torch.cuda.is_available() else None)
     record = provenance.collect(repository=repository, config=config, seed=config["seed"],
-                                device=", ".join(devices), gpu=gpu,
+                                device=", ".join(devices), gpu=gpu, machine=fingerprint(),
                                 wall_seconds=round(summary["wall_seconds"], 3),
                                 timings=summary)
     text = timing.to_markdown(summary, title=f"Job times of run `{config['run']}` "

@@ -25,7 +25,7 @@ import torch
 
 from . import methods
 from .geometry import Geometry
-from .io import CorruptFileError, read_json, write_json, write_text
+from .io import CorruptFileError, check_ranges, read_csv, read_json, write_json, write_text
 from .metrics import symmetric_mse
 from .registry import METHODS, SUPPORT_SELECTORS
 
@@ -104,12 +104,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
 
 
+def _is_grid(value: Any) -> bool:
+    return (isinstance(value, dict) and set(value) == {"sigma", "threshold"}
+            and all(isinstance(values, list) and values and all(map(_is_number, values))
+                    for values in value.values()))
+
+
 def load_selection(path: str | os.PathLike, *, model: str) -> dict[str, Any]:
     """The selection file of ``model`` written by :func:`save`, checked.
 
     Raises :class:`prbench.io.CorruptFileError` (naming the rule ``select_support``)
-    when the file is unreadable, belongs to another model or method, or its choice is
-    not a sigma >= 0 and a threshold in (0, 1).
+    when the file is unreadable, belongs to another model or method, its choice is
+    not a sigma >= 0 and a threshold in (0, 1) of its grid, or it lacks its grid or
+    validation image count.
     """
     record = read_json(path, produced_by=_RULE)
     choice = record.get("choice") if isinstance(record, dict) else None
@@ -124,23 +131,36 @@ def load_selection(path: str | os.PathLike, *, model: str) -> dict[str, Any]:
         problem = f"its choice {choice} is not numbers 'sigma' and 'threshold'"
     elif not (choice["sigma"] >= 0 and 0 < choice["threshold"] < 1):
         problem = f"its choice {choice} is not a sigma >= 0 and a threshold in (0, 1)"
+    elif not _is_grid(record.get("grid")) or choice not in grid(record["grid"]["sigma"],
+                                                                 record["grid"]["threshold"]):
+        problem = f"its grid {record.get('grid')} is not lists of numbers holding its choice"
+    elif not (isinstance(record.get("validation_images"), int)
+              and record["validation_images"] >= 1):
+        problem = f"validation_images = {record.get('validation_images')!r}, not a count"
     if problem:
         raise CorruptFileError.for_file(path, problem, produced_by=_RULE)
     return record
 
 
-def load_curve(path: str | os.PathLike) -> pd.DataFrame:
-    """The curve written by :func:`save`; :class:`prbench.io.CorruptFileError` if unreadable
-    or without the columns :data:`CURVE_COLUMNS`."""
-    try:
-        curve = pd.read_csv(path)
-    except (OSError, ValueError) as error:
-        raise CorruptFileError.for_file(path, f"{type(error).__name__}: {error}",
-                                        produced_by=_RULE) from error
-    if tuple(curve.columns) != CURVE_COLUMNS or curve.empty:
-        raise CorruptFileError.for_file(path, f"columns {list(curve.columns)} and "
-                                        f"{len(curve)} rows, not {list(CURVE_COLUMNS)}",
-                                        produced_by=_RULE)
+def load_curve(path: str | os.PathLike, *, record: dict[str, Any]) -> pd.DataFrame:
+    """The curve written by :func:`save` beside the selection ``record``
+    (:func:`load_selection`), checked: the columns :data:`CURVE_COLUMNS`, one row per
+    point of the record's grid in grid order, each over its validation images, with
+    finite MSEs in [0, 1]; otherwise :class:`prbench.io.CorruptFileError`."""
+    curve = read_csv(path, columns=CURVE_COLUMNS, produced_by=_RULE)
+    points = grid(record["grid"]["sigma"], record["grid"]["threshold"])
+    found = [{"sigma": float(row.sigma), "threshold": float(row.threshold)}
+             for row in curve.itertuples()]
+    problem = None
+    if found != points:
+        problem = f"grid points {found}, its selection's grid is {points}"
+    elif not (curve["images"] == record["validation_images"]).all():
+        problem = (f"image counts {curve['images'].tolist()}, its selection scored "
+                   f"{record['validation_images']} validation images")
+    if problem:
+        raise CorruptFileError.for_file(path, problem, produced_by=_RULE)
+    check_ranges(path, curve, {"mean_mse": (0.0, 1.0 + 1e-5), "median_mse": (0.0, 1.0 + 1e-5)},
+                 produced_by=_RULE)
     return curve
 
 

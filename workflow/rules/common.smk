@@ -1,14 +1,53 @@
 # Shared names and helpers (no rules here). Planning imports only the torch-free registry
 # and config checks: `snakemake -n` and `--lint` need no torch.
+import os
 import re
+import shlex
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from prbench.config import SUMMARY_FOLDER, scenario_config, scenario_synthesis
 from prbench.config import check as check_config
+from prbench.io import RERUN_VARIABLE, WORKDIR_VARIABLE
 from prbench.registry import METHODS, SUPPORT_SELECTORS
 
-check_config(config)
+check_config(config, schema=SCHEMA)
+
+
+def refuse_subfolder_of_checkout():
+    """Outputs are written under the working directory: refuse one strictly inside the
+    checkout (e.g. `cd workflow && snakemake -s ../Snakefile`), where results/ and
+    resources/ would land in unignored folders of the repository."""
+    root, here = Path(workflow.basedir).resolve(), Path.cwd().resolve()
+    if here != root and root in here.parents:
+        raise WorkflowError(
+            f"snakemake runs in {here}, a subfolder of the prbench checkout {root}: it would "
+            f"write results/ and resources/ there. Run it from the checkout's root "
+            f"(cd {shlex.quote(str(root))}) or give another folder with --directory."
+        )
+
+
+def rerun_command():
+    """The snakemake command line of this run without targets: its Snakefile (unless it is
+    ./Snakefile), config files and --config overrides. Readers that find a damaged input
+    print it with `--forcerun <file>` (prbench.io.repair_command)."""
+    words = ["snakemake"]
+    snakefile = Path(workflow.main_snakefile).resolve()
+    if snakefile != (Path.cwd() / "Snakefile").resolve():
+        words += ["--snakefile", str(snakefile)]
+    if workflow.overwrite_configfiles:
+        words += ["--configfile", *map(str, workflow.overwrite_configfiles)]
+    if workflow.config_settings.config_args:
+        words += ["--config", *workflow.config_settings.config_args]
+    return shlex.join(words)
+
+
+refuse_subfolder_of_checkout()
+# Set by the command a user typed; its jobs (local or on a cluster) inherit it.
+os.environ.setdefault(RERUN_VARIABLE, rerun_command())
+os.environ.setdefault(WORKDIR_VARIABLE, os.getcwd())
 
 RUN = config["run"]
 # Every stage runs per scenario: RESULTS is a pattern with the wildcard {scenario}; expand()
@@ -18,6 +57,27 @@ RESULTS = f"results/{RUN}/{{scenario}}"
 SUMMARY = f"results/{RUN}/{SUMMARY_FOLDER}"
 
 
+def report_stale_scenarios():
+    """Warn about folders of results/<run>/ that belong to no configured scenario (left by
+    an earlier version of the config): nothing reads them, and nothing removes them."""
+    folder = Path("results", RUN)
+    stale = sorted(
+        path.name
+        for path in (folder.iterdir() if folder.is_dir() else [])
+        if path.is_dir() and path.name not in SCENARIOS + [SUMMARY_FOLDER]
+    )
+    if stale:
+        logger.warning(
+            f"results/{RUN}/ holds folders of scenarios this config does not list: "
+            f"{', '.join(stale)}. They are not part of this run's tables or summary; "
+            f"remove them with: rm -r "
+            + " ".join(shlex.quote(str(folder / name)) for name in stale)
+        )
+
+
+report_stale_scenarios()
+
+
 wildcard_constraints:
     scenario="|".join(map(re.escape, SCENARIOS)),
 
@@ -25,6 +85,8 @@ wildcard_constraints:
 ENV = "../envs/prbench.yml"
 SHARDS = range(config["reconstruction"]["shards"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
+# Test images every method's scores and table rows must cover (readers check them).
+TEST_IMAGES = config["synthesis"]["test_size"]
 # Networks are trained only when a configured method needs them.
 NEEDED = {path for method in ALL_METHODS for path in METHODS[method].needs().values()}
 MODELS = [
@@ -33,6 +95,10 @@ MODELS = [
     if f"models/{model}/best.pt" in NEEDED
 ]
 TRAINED = MODELS + (["denoiser"] if "models/denoiser/best.pt" in NEEDED else [])
+# Epochs of every trained network: its history.csv must hold each (readers check them).
+EPOCHS = {model: config["training"]["models"][model]["epochs"] for model in MODELS} | (
+    {"denoiser": config["denoiser"]["epochs"]} if "denoiser" in TRAINED else {}
+)
 # Networks whose output a configured method takes its support from: their support is
 # selected on the validation split (support.smk).
 SELECTED = [model for model in MODELS if f"support/{model}.json" in NEEDED]

@@ -23,6 +23,8 @@ rule table:
     conda:
         ENV
     params:
+        methods=ALL_METHODS,
+        test_images=TEST_IMAGES,
         success_threshold=config["report"]["success_threshold"],
         bootstrap_resamples=config["report"]["bootstrap_resamples"],
         paired_reference=config["report"].get("paired_reference"),
@@ -80,6 +82,7 @@ if TRAINED:
             ENV
         params:
             models=TRAINED,
+            epochs=EPOCHS,
         script:
             "../scripts/training_curves.py"
 
@@ -102,6 +105,7 @@ if MODELS:
             ENV
         params:
             models=MODELS,
+            epochs=EPOCHS,
             validation_fraction=config["training"]["validation_fraction"],
         script:
             "../scripts/network_diagnostics.py"
@@ -151,6 +155,8 @@ rule provenance:
     params:
         config=scenario_setting(),
         stages=list(run_benchmarks()),
+        methods=ALL_METHODS,
+        test_images=TEST_IMAGES,
     script:
         "../scripts/provenance.py"
 
@@ -178,6 +184,8 @@ rule sweep_summary:
         ENV
     params:
         scenarios=sweep_parameters(),
+        methods=ALL_METHODS,
+        test_images=TEST_IMAGES,
         success_threshold=config["report"]["success_threshold"],
     script:
         "../scripts/sweep_summary.py"

@@ -4,9 +4,11 @@ from prbench import stages
 
 
 def main(job):
-    stages.run(stages.make_table, log=job.log[0], method_scores=list(job.input),
+    settings = {key: value for key, value in job.params.items() if key != "methods"}
+    stages.run(stages.make_table, log=job.log[0],
+               method_scores=dict(zip(job.params.methods, job.input)),
                scores=job.output.scores, markdown=job.output.markdown, csv=job.output.csv,
-               latex=job.output.latex, **job.params)
+               latex=job.output.latex, **settings)
 
 
 main(snakemake)  # noqa: F821

@@ -5,7 +5,8 @@ from prbench import stages
 
 def main(job):
     stages.run(stages.training_curves, log=job.log[0],
-               histories=dict(zip(job.params.models, job.input)), output=list(job.output))
+               histories=dict(zip(job.params.models, job.input)), epochs=job.params.epochs,
+               output=list(job.output))
 
 
 main(snakemake)  # noqa: F821

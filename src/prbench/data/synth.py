@@ -27,7 +27,7 @@ from scipy.ndimage import gaussian_filter
 
 from ..geometry import Geometry, check_geometry
 from ..io import CorruptFileError, load_npz, save_npz
-from ..physics import conjugate_flip, forward, poisson_noise
+from ..physics import check_photons, conjugate_flip, forward, poisson_noise
 
 __all__ = ["OBJECT_KINDS", "SynthesizedSet", "load", "place", "random_placement", "split_rng",
            "synthesize", "validation_size"]
@@ -188,9 +188,12 @@ def synthesize(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
     ``count`` images is drawn without replacement (in random order). ``photons``:
     the expected photon count per image of photon-limited measurements
     (:func:`prbench.physics.poisson_noise`, seeded from the same stream after every
-    other draw); None: noiseless. Deterministic given (seed, split).
+    other draw; a positive finite real, NumPy scalars included); None: noiseless.
+    Deterministic given (seed, split).
     """
     n, m = check_geometry(geometry).n, geometry.m
+    if photons is not None:
+        photons = check_photons(photons)  # before any work; a plain number for meta
     if images.ndim != 3 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"images {images.shape} and labels {labels.shape} do not match")
     height, width = images.shape[1:]

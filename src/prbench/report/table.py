@@ -10,15 +10,23 @@ not use come last, labelled as such.
 
 from __future__ import annotations
 
+import os
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..io import CorruptFileError, check_ranges, read_csv
 from ..registry import GROUP_TITLES, METHODS, PAPER_ORDER, PAPER_TABLE1
+from .scores import MSE_SLACK
 
-__all__ = ["ordered", "paired_differences", "paired_markdown", "summarize", "to_latex",
-           "to_markdown"]
+__all__ = ["TABLE_COLUMNS", "ordered", "paired_differences", "paired_markdown", "read_table",
+           "summarize", "to_latex", "to_markdown"]
+
+#: Columns of Table 1's CSV (:func:`summarize`), in order.
+TABLE_COLUMNS = ("method", "label", "group", "images", "mean_mse", "ci_low", "ci_high",
+                 "median_mse", "success_rate", "paper_mse")
 
 
 def _bootstrap_ci(values: np.ndarray, seed: int, method: str, resamples: int,
@@ -65,7 +73,34 @@ def summarize(scores: pd.DataFrame, *, success_threshold: float, seed: int,
             "success_rate": float((values < success_threshold).mean()),
             "paper_mse": PAPER_TABLE1.get(name, np.nan),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def read_table(path: str | os.PathLike, *, methods: Sequence[str], images: int) -> pd.DataFrame:
+    """Table 1's CSV written by rule ``table`` (:data:`TABLE_COLUMNS`), checked against the
+    run's plan: one row for each of ``methods`` and no other, each over ``images`` test
+    images, mean, CI bounds, median and success rate finite numbers in [0, 1] with
+    ci_low <= mean <= ci_high. Any problem raises :class:`prbench.io.CorruptFileError`."""
+    frame = read_csv(path, columns=TABLE_COLUMNS, produced_by="table")
+    found = frame["method"].astype(str).tolist()
+    problem = None
+    if sorted(found) != sorted(methods):
+        problem = f"rows of methods {found}, the run planned one each of {list(methods)}"
+    elif not (pd.to_numeric(frame["images"], errors="coerce") == images).all():
+        problem = (f"image counts {frame['images'].tolist()}, the run planned {images} test "
+                   "images per method")
+    if problem:
+        raise CorruptFileError.for_file(path, problem, produced_by="table")
+    check_ranges(path, frame, {column: (0.0, 1.0 + MSE_SLACK) for column in
+                               ("mean_mse", "ci_low", "ci_high", "median_mse", "success_rate")},
+                 produced_by="table")
+    slack = 1e-9  # rounding: a resampled mean of equal values may differ from it in the last bit
+    outside = frame.loc[~frame["mean_mse"].between(frame["ci_low"] - slack,
+                                                   frame["ci_high"] + slack), "method"]
+    if len(outside):
+        raise CorruptFileError.for_file(path, f"the mean of {outside.tolist()} lies outside "
+                                        "its confidence interval", produced_by="table")
+    return frame
 
 
 def paired_differences(scores: pd.DataFrame, reference: str, *, seed: int,

@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 
 from ..geometry import Geometry, check_geometry
-from ..physics import fourier_magnitude_projection, fourier_residual
+from ..physics import check_tensor, fourier_magnitude_projection, fourier_residual
 
 __all__ = ["Problem", "SolverInfo", "Constraint", "prepare", "finish", "modulus_projection",
            "check_measurements", "check_param"]
@@ -90,27 +90,27 @@ def modulus_projection(x: torch.Tensor, magnitude: torch.Tensor,
     return p.real.to(p.dtype) if real else p
 
 
-def _check_measurements(Y: torch.Tensor) -> None:
+def _check_measurements(Y: torch.Tensor) -> torch.Tensor:
     if not isinstance(Y, torch.Tensor):
         raise TypeError(f"Y must be a torch.Tensor, got {type(Y).__name__}")
     if Y.ndim != 3 or Y.shape[-1] != Y.shape[-2]:
         raise ValueError(f"Y must have shape (B, m, m), got shape {tuple(Y.shape)}")
     if Y.shape[0] == 0:
         raise ValueError("Y is an empty batch (B = 0)")
-    if not Y.dtype.is_floating_point:
-        raise ValueError(f"Y must be a real floating tensor of intensities, got dtype {Y.dtype}")
-    if not torch.isfinite(Y).all():
-        raise ValueError("Y contains NaN or infinite values")
+    Y = check_tensor(Y, "Y", real=True)
     if (Y < 0).any():
         raise ValueError(f"Y must be nonnegative intensities; its minimum is {Y.min().item():.3g}")
+    return Y
 
 
-def check_measurements(Y: torch.Tensor, geometry: Geometry) -> None:
-    """Raise a clear error unless Y is a finite, nonnegative (B, m, m) batch with
-    m = geometry.m."""
+def check_measurements(Y: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """Raise a clear error unless Y is a finite, nonnegative, real floating (B, m, m) batch
+    with m = geometry.m; return it, float16/bfloat16 upcast to float32
+    (:func:`prbench.physics.check_tensor`)."""
     check_geometry(geometry)
-    _check_measurements(Y)
+    Y = _check_measurements(Y)
     geometry.check_measurements(Y)
+    return Y
 
 
 def check_param(name: str, value: object, *, integer: bool = False, ge: float | None = None,
@@ -175,8 +175,9 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
     (B, m, m) given, it is the single start x_0 of each image (K = 1, n_starts
     is ignored). Otherwise K = n_starts random starts
     ``x_0 = P_C F^-1(sqrt(Y) e^{i phi})`` with i.i.d. uniform phases phi.
+    Y may be float16/bfloat16 (upcast, :func:`check_measurements`).
     """
-    check_measurements(Y, geometry)
+    Y = check_measurements(Y, geometry)
     batch, m = Y.shape[0], geometry.m
     device = Y.device
     if support is None:

@@ -22,19 +22,21 @@ import functools
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
 from ..devices import select_device
+from ..io import CorruptFileError, check_ranges, read_csv
 from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
 
 __all__ = ["Cosine", "OneCycle", "Streams", "TrainingTask", "epoch_streams", "fit",
-           "history_columns", "seeded_generator"]
+           "history_columns", "read_history", "seeded_generator"]
 
 #: ``streams(k, device)``: the generator of stream k of one epoch, on ``device``.
 Streams = Callable[[int, torch.device], torch.Generator]
@@ -106,6 +108,21 @@ def history_columns(task: TrainingTask | type[TrainingTask]) -> tuple[str, ...]:
     """The columns of ``history.csv`` for a task: the loop's and the task's."""
     return ("epoch", "train_loss", *task.train_columns, "val_loss", *task.validation_columns,
             "lr", "seconds", "images_per_s")
+
+
+def read_history(path: str | Path, *, columns: Sequence[str], epochs: int,
+                 produced_by: str) -> pd.DataFrame:
+    """A ``history.csv`` written by :func:`fit` (via rule ``produced_by``), checked: the
+    header ``columns``, one row per epoch 1..epochs and finite losses, learning rates and
+    times; otherwise :class:`prbench.io.CorruptFileError` naming the file."""
+    history = read_csv(path, columns=columns, produced_by=produced_by)
+    if pd.to_numeric(history["epoch"], errors="coerce").tolist() != list(range(1, epochs + 1)):
+        raise CorruptFileError.for_file(path, f"epochs {history['epoch'].tolist()}, the run "
+                                        f"planned 1..{epochs}", produced_by=produced_by)
+    check_ranges(path, history, {"train_loss": (-math.inf, math.inf),
+                                 "val_loss": (-math.inf, math.inf), "lr": (0.0, math.inf),
+                                 "seconds": (0.0, math.inf)}, produced_by=produced_by)
+    return history
 
 
 @dataclasses.dataclass(frozen=True)
