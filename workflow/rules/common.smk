@@ -3,6 +3,7 @@
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -31,17 +32,30 @@ def refuse_subfolder_of_checkout():
 
 def rerun_command():
     """The snakemake command line of this run without targets: its Snakefile (unless it is
-    ./Snakefile), config files and --config overrides. Readers that find a damaged input
-    print it with `--forcerun <file>` (prbench.io.repair_command)."""
+    ./Snakefile), the profile and executor options it was given, its config files and
+    --config overrides. Readers that find a damaged input print it with
+    `--forcerun <file>` (prbench.io.repair_command)."""
     words = ["snakemake"]
     snakefile = Path(workflow.main_snakefile).resolve()
     if snakefile != (Path.cwd() / "Snakefile").resolve():
         words += ["--snakefile", str(snakefile)]
+    words += execution_options(sys.argv[1:])
     if workflow.overwrite_configfiles:
         words += ["--configfile", *map(str, workflow.overwrite_configfiles)]
     if workflow.config_settings.config_args:
         words += ["--config", *workflow.config_settings.config_args]
     return shlex.join(words)
+
+
+def execution_options(arguments):
+    """The options among a snakemake command's ``arguments`` that say where its jobs run
+    (--profile, --workflow-profile, --executor/-e), each with its one value."""
+    kept, words = [], iter(arguments)
+    for word in words:
+        name, equals, _ = word.partition("=")
+        if name in ("--profile", "--workflow-profile", "--executor", "-e"):
+            kept += [word] if equals else [word, next(words, "")]
+    return kept
 
 
 refuse_subfolder_of_checkout()
