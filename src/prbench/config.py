@@ -22,8 +22,8 @@ __all__ = ["ConfigError", "PHOTONS_PER_PIXEL_FLOOR", "SUMMARY_FOLDER", "check", 
 #: The least photon budget a scenario may ask for, in expected photons per measured pixel
 #: (photons per image / m^2): below one photon per pixel most pixels count nothing.
 PHOTONS_PER_PIXEL_FLOOR = 1.0
-#: Text that PyYAML (YAML 1.1) keeps as a string although it reads as a number: an exponent
-#: without a decimal point (1e3), a leading '+', and the like.
+#: Text that reads as a number. PyYAML (YAML 1.1) keeps some of it as a string, above all
+#: an exponent without a decimal point (1e3, 2E-5); a quoted number is text too.
 _NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 #: Keys whose values are text by design (a run may be named "2024").
 _TEXT_KEYS = {"run"}
@@ -138,8 +138,7 @@ def _check_synthesis(config: dict[str, Any], scenario: str) -> None:
 def check(config: dict[str, Any], *, schema: dict[str, Any] | None = None) -> None:
     """Raise :class:`ConfigError` for values that are valid alone but not together, for a
     photon budget below the floor, and (given the JSON ``schema`` the config was validated
-    with) for floats where the schema wants integers."""
-    check_values(config)
+    with) for floats where the schema wants integers. Run :func:`check_values` first."""
     for key, value in _integer_floats(config, schema or {}, schema or {}):
         raise ConfigError(f"config key {key} = {value!r} must be an integer (written without "
                           "a decimal point)")

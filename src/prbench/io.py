@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CorruptFileError", "RERUN_VARIABLE", "WORKDIR_VARIABLE", "atomic_path", "check_ranges", "load_npz",
-           "load_torch", "read_csv", "read_json", "repair_command", "save_npz", "save_torch",
-           "write_csv_rows", "write_json", "write_text"]
+__all__ = ["CorruptFileError", "RERUN_VARIABLE", "WORKDIR_VARIABLE", "atomic_path",
+           "check_ranges", "load_npz", "load_torch", "read_csv", "read_json", "repair_command",
+           "save_npz", "save_torch", "write_csv_rows", "write_json", "write_text"]
 
 #: Environment variable holding the snakemake command line of the run in progress (its
-#: Snakefile, config files and --config overrides, no targets), set when the workflow is
-#: planned (workflow/rules/common.smk) and inherited by its jobs.
+#: Snakefile, profile and executor options, config files and --config overrides, no
+#: targets), set when the workflow is planned (workflow/rules/common.smk) and inherited by
+#: its jobs.
 RERUN_VARIABLE = "PRBENCH_RERUN"
 #: Environment variable holding the directory that run works in (relative paths start there).
 WORKDIR_VARIABLE = "PRBENCH_WORKDIR"
