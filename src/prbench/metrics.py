@@ -23,8 +23,12 @@ import torch
 from .geometry import Geometry, check_geometry
 from .physics import check_batch, conjugate_flip, pad
 
-__all__ = ["Alignment", "align", "border_energy_fraction", "symmetric_mse",
+__all__ = ["MSE_SLACK", "Alignment", "align", "border_energy_fraction", "symmetric_mse",
            "EMPTY_WINDOW_FRACTION"]
+
+#: Rounding slack above 1 that a stored symmetric MSE may show (exactly it is <= 1: eta = 0
+#: is allowed); readers of scores, tables and support curves accept values up to 1 + this.
+MSE_SLACK = 1e-5
 
 #: Windows holding less than this fraction of the reconstruction's total energy
 #: count as error 1 (their 0/0 ratio would otherwise be FFT rounding noise).

@@ -26,7 +26,7 @@ import torch
 from . import methods
 from .geometry import Geometry
 from .io import CorruptFileError, check_ranges, read_csv, read_json, write_json, write_text
-from .metrics import symmetric_mse
+from .metrics import MSE_SLACK, symmetric_mse
 from .registry import METHODS, SUPPORT_SELECTORS
 
 __all__ = ["CRITERION", "CURVE_COLUMNS", "Selection", "grid", "load_curve", "load_selection",
@@ -159,8 +159,8 @@ def load_curve(path: str | os.PathLike, *, record: dict[str, Any]) -> pd.DataFra
                    f"{record['validation_images']} validation images")
     if problem:
         raise CorruptFileError.for_file(path, problem, produced_by=_RULE)
-    check_ranges(path, curve, {"mean_mse": (0.0, 1.0 + 1e-5), "median_mse": (0.0, 1.0 + 1e-5)},
-                 produced_by=_RULE)
+    check_ranges(path, curve, {"mean_mse": (0.0, 1.0 + MSE_SLACK),
+                               "median_mse": (0.0, 1.0 + MSE_SLACK)}, produced_by=_RULE)
     return curve
 
 

@@ -12,14 +12,12 @@ import torch
 from ..data.synth import SynthesizedSet
 from ..geometry import Geometry
 from ..io import CorruptFileError, check_ranges, load_npz, read_csv
-from ..metrics import align
+from ..metrics import MSE_SLACK, align
 
 __all__ = ["SCORE_COLUMNS", "load_aligned", "read_scores", "score_method"]
 
 SCORE_COLUMNS = ["method", "image", "label", "offset_row", "offset_col", "flipped", "mse",
                  "seconds", "residual", "iterations", "device"]
-#: Rounding slack of a symmetric MSE above 1 (it is <= 1 exactly: eta = 0 is allowed).
-MSE_SLACK = 1e-5
 #: Images aligned at once. The alignment's float64 intermediates take ~0.9 MB per image:
 #: 10,000 test images at once took 59 s and 10.9 GB at peak on one CPU thread here, in
 #: chunks of 1,024 22 s and 2.6 GB (2026-11-29; benchmarks/time_cpu_stages.py).

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..io import CorruptFileError, check_ranges, read_csv
+from ..metrics import MSE_SLACK
 from ..registry import GROUP_TITLES, METHODS, PAPER_ORDER, PAPER_TABLE1
-from .scores import MSE_SLACK
 
 __all__ = ["TABLE_COLUMNS", "ordered", "paired_differences", "paired_markdown", "read_table",
            "summarize", "to_latex", "to_markdown"]
