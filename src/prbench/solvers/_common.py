@@ -1,6 +1,6 @@
 """Shared machinery of the iterative solvers: input checks, random starts,
-the Fourier residual, the object-domain constraint, best-of-K selection and the
-check of numeric solver parameters.
+the Fourier residual, the object-domain constraint, per-start convergence stopping,
+best-of-K selection and the check of numeric solver parameters.
 
 Conventions (see :mod:`prbench.physics`): measurements ``Y = |F pad(x, m)|^2``
 with the unnormalised 2-D DFT F, shape (B, m, m); iterates are (B, m, m)
@@ -20,8 +20,8 @@ import torch
 from ..geometry import Geometry, check_geometry
 from ..physics import check_tensor, fourier_magnitude_projection, fourier_residual
 
-__all__ = ["Problem", "SolverInfo", "Constraint", "prepare", "finish", "modulus_projection",
-           "check_measurements", "check_param"]
+__all__ = ["Problem", "SolverInfo", "Constraint", "Stopping", "Convergence", "STOP_REASONS",
+           "prepare", "finish", "modulus_projection", "check_measurements", "check_param"]
 
 SeedLike = int | Sequence[int] | torch.Tensor
 
@@ -39,6 +39,9 @@ class SolverInfo:
     start_residuals: (B, K) float, final residual of every start (selection criterion).
     best_start: (B,) int64, index k of the selected start.
     iterations: (B,) int64, iterations used by the selected start (ALM: L-BFGS iterations).
+    stop_reason: (B,) int8, why the selected start stopped: an index into
+        :data:`STOP_REASONS` (0 "budget": it ran its iterations; 1 "floor", 2 "stalled":
+        :class:`Stopping`; 3 "solved": the solver's own criterion, ALM's tolerances).
     support: (B, m, m) bool, the support applied at the end (shrink-wrap: the final support).
     extra: method-specific (B,)-tensors, e.g. ALM's constraint violation and penalty rho.
     """
@@ -49,6 +52,7 @@ class SolverInfo:
     start_residuals: torch.Tensor
     best_start: torch.Tensor
     iterations: torch.Tensor
+    stop_reason: torch.Tensor
     support: torch.Tensor
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
 
@@ -80,6 +84,90 @@ class Constraint:
         if self.real_nonnegative:
             x = x.real.clamp_min(0).to(x.dtype)
         return torch.where(self.support, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+#: Why a start stopped (:attr:`SolverInfo.stop_reason` indexes this tuple).
+STOP_REASONS = ("budget", "floor", "stalled", "solved")
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """Per-start convergence test, evaluated on the Fourier residual r (the solvers'
+    history, :func:`prbench.physics.fourier_residual`) at each of the solver's checks.
+
+    A start stops once r <= ``floor`` ("floor": the data are fitted), or once its lowest
+    residual has improved by less than the relative ``tol`` over the last ``window``
+    iterations ("stalled"): min r(up to now) >= (1 - tol) min r(up to ``window``
+    iterations ago). Checks every c iterations compare with ceil(window / c) checks ago.
+    """
+
+    tol: float
+    window: int
+    floor: float
+
+    def __post_init__(self) -> None:
+        check_param("stopping tol", self.tol, ge=0, lt=1)
+        check_param("stopping window", self.window, integer=True, ge=1)
+        check_param("stopping floor", self.floor, ge=0)
+
+
+class Convergence:
+    """Which of R independent rows (image starts) still iterate, and their residual history.
+
+    The solver iterates only the rows in ``active`` (compaction: converged rows leave
+    its batch). :meth:`check` records the active rows' residuals after iteration t and
+    returns which of them go on; a stopped row's history repeats its last residual.
+    :meth:`log` records every row's residual (a final estimate) without testing.
+    """
+
+    def __init__(self, rows: int, stopping: Stopping | None, check_every: int,
+                 device: torch.device):
+        self.stopping = stopping
+        self.patience = None if stopping is None else math.ceil(stopping.window / check_every)
+        self.active = torch.arange(rows, device=device)
+        self.stopped_at = torch.full((rows,), -1, dtype=torch.int64, device=device)
+        self.reason = torch.zeros(rows, dtype=torch.int8, device=device)
+        self.history: list[torch.Tensor] = []
+        self.logged: list[int] = []
+
+    def check(self, t: int, residual: torch.Tensor,
+              solved: torch.Tensor | None = None) -> torch.Tensor:
+        """Record ``residual`` (A,) of the A active rows after iteration t; mark the rows
+        that meet the stopping test, or are ``solved`` (A,) bool by the solver's own
+        criterion, as stopped at t and return the (A,) bool mask of the rows that go on."""
+        full = (self.history[-1].clone() if self.history
+                else residual.new_full(self.stopped_at.shape, float("nan")))
+        full[self.active] = residual
+        self.log(t, full)
+        reason = torch.zeros_like(residual, dtype=torch.int8)
+        if self.stopping is not None:
+            if len(self.history) > self.patience:
+                past = torch.stack(self.history)[:, self.active]
+                best_then = past[:-self.patience].amin(dim=0)
+                stalled = past.amin(dim=0) >= (1 - self.stopping.tol) * best_then
+                reason[stalled] = STOP_REASONS.index("stalled")
+            reason[residual <= self.stopping.floor] = STOP_REASONS.index("floor")
+        if solved is not None:
+            reason[solved] = STOP_REASONS.index("solved")
+        stop = reason > 0
+        self.stopped_at[self.active[stop]] = t
+        self.reason[self.active[stop]] = reason[stop]
+        self.active = self.active[~stop]
+        return ~stop
+
+    def log(self, t: int, residual: torch.Tensor) -> None:
+        """Record the (R,) residuals of all rows after iteration t (replacing a record
+        of the same t)."""
+        if self.logged and self.logged[-1] == t:
+            self.history.pop()
+            self.logged.pop()
+        self.history.append(residual)
+        self.logged.append(t)
+
+    def iterations(self, budget: int) -> torch.Tensor:
+        """(R,) iterations each row ran: its stop, or ``budget`` if it never stopped."""
+        return torch.where(self.stopped_at >= 0, self.stopped_at,
+                           torch.full_like(self.stopped_at, budget))
 
 
 def modulus_projection(x: torch.Tensor, magnitude: torch.Tensor,
@@ -206,11 +294,13 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
 
 def finish(problem: Problem, x: torch.Tensor, support: torch.Tensor, history: list[torch.Tensor],
            history_iterations: list[int], iterations: torch.Tensor,
-           extra: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, SolverInfo]:
+           extra: dict[str, torch.Tensor] | None = None,
+           stop_reason: torch.Tensor | None = None) -> tuple[torch.Tensor, SolverInfo]:
     """Pick, per image, the start whose final object-domain estimate ``x`` (B*K, m, m)
     has the smallest Fourier residual; gather its diagnostics.
 
-    history: list of (B*K,) residuals; iterations: (B*K,) int; extra: (B*K,) tensors.
+    history: list of (B*K,) residuals; iterations: (B*K,) int; extra: (B*K,) tensors;
+    stop_reason: (B*K,) int8 (:data:`STOP_REASONS`), None: every start ran its budget.
     """
     B, K = problem.batch, problem.starts
     residual = fourier_residual(x, problem.magnitude).view(B, K)
@@ -228,6 +318,8 @@ def finish(problem: Problem, x: torch.Tensor, support: torch.Tensor, history: li
         start_residuals=residual,
         best_start=best,
         iterations=pick(iterations),
+        stop_reason=(torch.zeros(B, dtype=torch.int8, device=x.device) if stop_reason is None
+                     else pick(stop_reason)),
         support=pick(support),
         extra={k: pick(v) for k, v in (extra or {}).items()},
     )

@@ -25,7 +25,7 @@ import torch
 
 from ..geometry import Geometry
 from ..physics import fourier_residual, unit_phase
-from ._common import SeedLike, check_param, finish, prepare
+from ._common import Convergence, SeedLike, Stopping, check_param, finish, prepare
 from .lbfgs import _bcast, _dot, lbfgs
 
 __all__ = ["alm", "alm_objective"]
@@ -47,15 +47,18 @@ def alm_objective(z: torch.Tensor, magnitude: torch.Tensor) -> tuple[torch.Tenso
 def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
         *, seed: SeedLike = 0, geometry: Geometry, n_starts: int = 4, outer_iters: int = 20,
         inner_iters: int = 50, memory: int = 8, rho: float = 1.0, rho_factor: float = 10.0,
-        rho_max: float = 1e4, decrease: float = 0.25, tol: float = 1e-6, grad_tol: float = 1e-5):
+        rho_max: float = 1e4, decrease: float = 0.25, tol: float = 1e-6, grad_tol: float = 1e-5,
+        stopping: Stopping | None = None):
     """Batched augmented-Lagrangian PR (see module docstring), best of ``n_starts``.
 
     Y, support, init, seed, geometry: as :func:`prbench.solvers.hio`. Each outer
     iteration runs at most ``inner_iters`` L-BFGS iterations (``memory`` pairs,
     Armijo backtracking) until ||grad L|| <= grad_tol ||x||. Instance b stops once
     its relative violation ||A Z|| / ||x|| <= ``tol`` and its inner solve met
-    grad_tol (or could not decrease L any more); stopped instances no longer
-    change. Random starts are as for hio; with the frame support ALM, like error
+    grad_tol (or could not decrease L any more), or, with ``stopping``
+    (:class:`prbench.solvers.Stopping`, tested after every outer iteration, a window
+    of w iterations spanning ceil(w / inner_iters) of them), once it has converged;
+    stopped instances leave the batch. Random starts are as for hio; with the frame support ALM, like error
     reduction, often stalls in a local minimum, so it is best used from a good
     ``init``. Returns X_hat = P_S Z (B, m, m) complex64 and a SolverInfo whose
     history is the Fourier residual after every outer iteration, iterations the
@@ -77,42 +80,44 @@ def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     batch = a.shape[0]
     scale = (a.square().flatten(1).sum(dim=1) / (a.shape[-1] * a.shape[-2])).sqrt()  # ||x||
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    z = problem.x0
+    z = problem.x0.clone()
     lam = torch.zeros_like(z)
     penalty = torch.full((batch,), float(rho), device=z.device)
     violation = _dot(z * outside, z * outside).sqrt() / scale
     previous = torch.full_like(violation, float("inf"))
-    done = torch.zeros(batch, dtype=torch.bool, device=z.device)
     total_iterations = torch.zeros(batch, dtype=torch.int64, device=z.device)
     outer_used = torch.zeros_like(total_iterations)
-    history, logged = [], []
-
+    convergence = Convergence(batch, stopping, inner_iters, z.device)
     for outer in range(1, outer_iters + 1):
-        def lagrangian(v: torch.Tensor, lam=lam, penalty=penalty):
-            value, grad = alm_objective(v, a)
-            off = v * outside
-            value = value + _dot(lam, off) + 0.5 * penalty * _dot(off, off)
-            return value, grad + outside * (lam + _bcast(penalty, v) * off)
+        rows = convergence.active  # the instances still iterating, alone in the batch
+        a_r, out_r, lam_r, rho_r = a[rows], outside[rows], lam[rows], penalty[rows]
 
+        def lagrangian(v: torch.Tensor):
+            value, grad = alm_objective(v, a_r)
+            off = v * out_r
+            value = value + _dot(lam_r, off) + 0.5 * rho_r * _dot(off, off)
+            return value, grad + out_r * (lam_r + _bcast(rho_r, v) * off)
         # Hessian of L ~ I on S and (1 + rho) I off S: precondition with its inverse.
-        weight = 1 / (1 + _bcast(penalty, z) * outside)
-        result = lbfgs(lagrangian, z, max_iter=inner_iters, grad_tol=grad_tol * scale,
-                       memory=memory, active=~done, precondition=lambda v, w=weight: w * v)
-        z = result.x
-        total_iterations += result.iterations
-        outer_used += (~done).long()
-        off = z * outside
-        violation = torch.where(done, violation, _dot(off, off).sqrt() / scale)
-        lam = torch.where(_bcast(done, lam), lam, lam + _bcast(penalty, off) * off)
-        grow = ~done & (violation > decrease * previous)
-        penalty = torch.where(grow, (penalty * rho_factor).clamp_max(rho_max), penalty)
-        previous = torch.where(done, previous, violation)
+        weight = 1 / (1 + _bcast(rho_r, a_r) * out_r)
+        result = lbfgs(lagrangian, z[rows], max_iter=inner_iters,
+                       grad_tol=grad_tol * scale[rows], memory=memory,
+                       precondition=lambda v: weight * v)
+        z[rows] = result.x
+        total_iterations[rows] += result.iterations
+        outer_used[rows] += 1
+        off = result.x * out_r
+        violation[rows] = _dot(off, off).sqrt() / scale[rows]
+        lam[rows] = lam_r + _bcast(rho_r, off) * off
+        grow = violation[rows] > decrease * previous[rows]
+        penalty[rows] = torch.where(grow, (rho_r * rho_factor).clamp_max(rho_max), rho_r)
+        previous[rows] = violation[rows]
         # A failed line search means L cannot decrease further in float32: also final.
-        done |= (violation <= tol) & (result.converged | result.failed)
-        history.append(fourier_residual(z * (1 - outside), a))
-        logged.append(outer)
-        if done.all():
+        solved = (violation[rows] <= tol) & (result.converged | result.failed)
+        going = convergence.check(outer, fourier_residual(result.x * (1 - out_r), a_r),
+                                  solved=solved)
+        if not going.any():
             break
     x = torch.where(inside, z, torch.zeros((), dtype=z.dtype, device=z.device))
-    return finish(problem, x, inside, history, logged, total_iterations,
-                  {"violation": violation, "rho": penalty, "outer_iterations": outer_used})
+    return finish(problem, x, inside, convergence.history, convergence.logged, total_iterations,
+                  {"violation": violation, "rho": penalty, "outer_iterations": outer_used},
+                  convergence.reason)

@@ -43,15 +43,14 @@ class LBFGSResult:
 
 
 def lbfgs(fun: Objective, x: torch.Tensor, *, max_iter: int, grad_tol: torch.Tensor,
-          memory: int = 8, active: torch.Tensor | None = None,
-          precondition: Callable[[torch.Tensor], torch.Tensor] | None = None, c1: float = 1e-4,
-          max_backtracks: int = 20) -> LBFGSResult:
+          memory: int = 8, precondition: Callable[[torch.Tensor], torch.Tensor] | None = None,
+          c1: float = 1e-4, max_backtracks: int = 20) -> LBFGSResult:
     """Minimise ``fun`` per instance from ``x`` (B, ...), complex.
 
     fun(x) -> (value (B,), grad like x). Instance b stops when
     ``||grad_b|| <= grad_tol[b]`` (grad_tol: (B,) tensor), after ``max_iter``
-    iterations, when it is not ``active``, or when its backtracking (step halved up
-    to ``max_backtracks`` times from 1, Armijo constant ``c1``) fails. Curvature
+    iterations, or when its backtracking (step halved up to ``max_backtracks`` times
+    from 1, Armijo constant ``c1``) fails. Curvature
     pairs with Re<s, y> <= 1e-10 |s||y| are skipped for that instance. The initial
     inverse Hessian is gamma D, D = ``precondition`` (a fixed symmetric positive
     linear map, identity if None), gamma = Re<s, y> / Re<y, D y> of the newest pair.
@@ -59,8 +58,7 @@ def lbfgs(fun: Objective, x: torch.Tensor, *, max_iter: int, grad_tol: torch.Ten
     precondition = precondition or (lambda v: v)
     batch = x.shape[0]
     device = x.device
-    running = (torch.ones(batch, dtype=torch.bool, device=device) if active is None
-               else active.clone())
+    running = torch.ones(batch, dtype=torch.bool, device=device)
     value, grad = fun(x)
     iterations = torch.zeros(batch, dtype=torch.int64, device=device)
     failed = torch.zeros(batch, dtype=torch.bool, device=device)

@@ -60,7 +60,7 @@ from torch import nn
 from ..geometry import Geometry
 from ..nets import apply_denoiser, load_network
 from ..physics import fourier_residual, pad
-from ._common import SeedLike, SolverInfo, check_param, finish, prepare
+from ._common import SeedLike, SolverInfo, Stopping, check_param, finish, prepare
 from .augmented_lagrangian import alm_objective
 from .lbfgs import _bcast, _dot
 from .projection import hio
@@ -137,14 +137,17 @@ def prdeep(Y: torch.Tensor, support: torch.Tensor | None = None,
            hio_beta: float = 0.9, sigma_w: float = 1.0, lam: float = 1.0,
            sigmas: Sequence[float] = (50.0, 40.0, 20.0, 10.0), iters_per_sigma: int = 25,
            window: int = 10, max_backtracks: int = 20, shrink: float = 0.2,
-           scale: float = 255.0, log_every: int = 10) -> tuple[torch.Tensor, SolverInfo]:
+           scale: float = 255.0, log_every: int = 10,
+           stopping: Stopping | None = None) -> tuple[torch.Tensor, SolverInfo]:
     """prDeep, batched over images; the algorithm and conventions are in the module docstring.
 
     Y: (B, m, m) intensities |F pad x|^2, m = geometry.m; support: (m, m) or (B, m, m)
     bool within the geometry's n x n top-left frame, None = that frame; init: (B, m, m) start,
     else HIO (:func:`prbench.solvers.hio` with ``hio_iters``, ``hio_beta``,
     best of ``hio_starts`` random starts, ``hio_er_iters`` ER steps, seeded by ``seed``:
-    an int or one int per image). denoiser: DnCNN module(s) or checkpoint path(s) on
+    an int or one int per image; ``stopping``, :class:`prbench.solvers.Stopping`, lets
+    its starts stop when converged; FASTA's continuation over ``sigmas`` always runs
+    in full). denoiser: DnCNN module(s) or checkpoint path(s) on
     Y's device (see :func:`_denoiser_bank`); used in eval mode, modes restored.
     ``sigmas``: denoiser noise levels (0..scale scale), ``iters_per_sigma`` FASTA
     iterations each. Returns X_hat (B, m, m) complex64 and a SolverInfo (history: Fourier
@@ -163,7 +166,7 @@ def prdeep(Y: torch.Tensor, support: torch.Tensor | None = None,
     bank = _denoiser_bank(denoiser, sigmas, device)
     x0 = problem.x0 if init is not None else hio(
         Y, support, seed=seed, iters=hio_iters, beta=hio_beta, n_starts=hio_starts,
-        er_iters=hio_er_iters, geometry=geometry)[0]
+        er_iters=hio_er_iters, geometry=geometry, stopping=stopping)[0]
     zero = torch.zeros((), dtype=torch.complex64, device=device)
     x0 = torch.where(inside, x0, zero)
     peak = x0.abs().flatten(1).amax(dim=1)

@@ -21,8 +21,8 @@ import torch
 from ..geometry import Geometry
 from ..physics import fourier_residual
 from . import support as support_mod
-from ._common import (Constraint, SeedLike, SolverInfo, check_measurements, check_param, finish,
-                      modulus_projection, prepare)
+from ._common import (Constraint, Convergence, SeedLike, SolverInfo, Stopping, check_measurements,
+                      check_param, finish, modulus_projection, prepare)
 
 __all__ = ["hio", "raar", "dm", "hio_sw", "raar_sw", "dm_sw"]
 
@@ -121,52 +121,71 @@ class _ShrinkWrap:
 def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | None,
          seed: SeedLike, scheme: Scheme, *, iters: int, n_starts: int, er_iters: int,
          geometry: Geometry, real_nonnegative: bool, log_every: int,
+         stopping: Stopping | None = None,
          shrinkwrap: _ShrinkWrap | None = None) -> tuple[torch.Tensor, SolverInfo]:
-    """Common driver: starts, ``iters`` updates of ``scheme``, optional shrink-wrap,
-    read-out, ``er_iters`` error-reduction steps, best-of-K selection."""
+    """Common driver: starts, up to ``iters`` updates of ``scheme`` with optional
+    shrink-wrap, read-out, ``er_iters`` error-reduction steps, best-of-K selection.
+
+    Every ``log_every`` iterations the residual of P_C(read-out) is logged; with
+    ``stopping`` a start whose residual meets the test leaves the batch there (its
+    read-out goes on to the ER polish), so the work follows the starts still running.
+    """
     check_param("iters", iters, integer=True, ge=0)
     check_param("er_iters", er_iters, integer=True, ge=0)
     check_param("log_every", log_every, integer=True, ge=1)
     problem = prepare(Y, support, init, seed, n_starts, geometry, real_nonnegative)
     a = problem.magnitude
+    spectrum_modulus = a.to(torch.complex64)  # complex once, not promoted at every P_M
     constraint = Constraint(problem.support, real_nonnegative)
     x = problem.x0
-    history, logged = [], []
-    guard_count = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+    rows = x.shape[0]
+    convergence = Convergence(rows, stopping, log_every, x.device)
+    guard_count = torch.zeros(rows, dtype=torch.int64, device=x.device)
 
     def project_m(z: torch.Tensor) -> torch.Tensor:
-        return modulus_projection(z, a, real_nonnegative)
+        return modulus_projection(z, spectrum_modulus, real_nonnegative)
 
     def estimate() -> torch.Tensor:
         return x if scheme.readout is None else scheme.readout(x, project_m, constraint)
 
-    def log(t: int, z: torch.Tensor) -> None:
-        history.append(fourier_residual(constraint.project(z), a))
-        logged.append(t)
-
+    final = torch.empty_like(x)  # each start's read-out where it stopped
+    full_support = constraint.support.clone()
     for t in range(1, iters + 1):
         x = scheme.update(x, project_m, constraint)
         if shrinkwrap is not None and shrinkwrap.due(t):
-            constraint.support, kept = shrinkwrap.update(t, modulus_projection(estimate(), a),
+            constraint.support, kept = shrinkwrap.update(t, project_m(estimate()),
                                                          constraint.support)
-            guard_count += kept.long()
+            guard_count[convergence.active] += kept.long()
         if t % log_every == 0:
-            log(t, estimate())
-    x = estimate()
+            current = estimate()
+            active = convergence.active
+            going = convergence.check(t, fourier_residual(constraint.project(current), a))
+            if not going.all():
+                final[active[~going]] = current[~going]
+                full_support[active] = constraint.support
+                x, a, spectrum_modulus = x[going], a[going], spectrum_modulus[going]
+                constraint.support = constraint.support[going]
+                if not going.any():
+                    break
+    if convergence.active.numel():
+        final[convergence.active] = estimate()
+        full_support[convergence.active] = constraint.support
+    a, spectrum_modulus = problem.magnitude, problem.magnitude.to(torch.complex64)
+    constraint.support = full_support
+    x = final
     for _ in range(er_iters):
         x = constraint.project(project_m(x))
-    if not logged or logged[-1] != iters + er_iters:
-        log(iters + er_iters, x)
-    n_total = torch.full((x.shape[0],), iters + er_iters, dtype=torch.int64, device=x.device)
+    convergence.log(iters + er_iters, fourier_residual(constraint.project(x), a))
     extra = {} if shrinkwrap is None else {"support_guard_count": guard_count}
-    return finish(problem, constraint.project(x), constraint.support, history, logged, n_total,
-                  extra)
+    return finish(problem, constraint.project(x), constraint.support, convergence.history,
+                  convergence.logged, convergence.iterations(iters) + er_iters, extra,
+                  convergence.reason)
 
 
 def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
         *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
         n_starts: int = 4, er_iters: int = 100, real_nonnegative: bool = False,
-        log_every: int = 10):
+        log_every: int = 10, stopping: Stopping | None = None):
     """Hybrid input-output (Fienup 1982), batched, best of ``n_starts`` random starts.
 
     x_{k+1} = P_M x_k on S, x_k - beta P_M x_k off S; then ``er_iters`` steps of
@@ -175,20 +194,24 @@ def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     complex, the single start x_0 of each image (n_starts is then ignored); else
     ``n_starts`` random starts x_0 = P_S F^-1(sqrt(Y) e^{i phi}), phi i.i.d. uniform,
     drawn from a generator seeded per image; seed: an int shared by all images (an
-    image gets the same starts alone or in any batch) or one int per image. ``real_nonnegative`` (reference only)
-    takes Re P_M and also treats pixels of S with Re < 0 as infeasible.
+    image gets the same starts alone or in any batch) or one int per image.
+    ``real_nonnegative`` (reference only) takes Re P_M and also treats pixels of S with
+    Re < 0 as infeasible. ``stopping`` (:class:`prbench.solvers.Stopping`, tested every
+    ``log_every`` iterations) lets a start that has converged leave the batch before
+    ``iters`` (None: every start runs them all); info.iterations (main + ER) and
+    info.stop_reason say where and why it stopped.
     Returns X_hat (B, m, m) complex64 = P_S of the final iterate, and a SolverInfo.
     """
     _check_beta(beta)
     return _run(Y, support, init, seed, _hio(beta), iters=iters, n_starts=n_starts,
                 er_iters=er_iters, geometry=geometry, real_nonnegative=real_nonnegative,
-                log_every=log_every)
+                log_every=log_every, stopping=stopping)
 
 
 def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
          *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
          n_starts: int = 4, er_iters: int = 100, real_nonnegative: bool = False,
-         log_every: int = 10):
+         log_every: int = 10, stopping: Stopping | None = None):
     """Relaxed averaged alternating reflections (Luke 2005); arguments as :func:`hio`.
 
     x_{k+1} = beta/2 (R_S R_M + I) x_k + (1 - beta) P_M x_k, i.e. P_M x_k on S and
@@ -197,12 +220,13 @@ def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tenso
     _check_beta(beta)
     return _run(Y, support, init, seed, _raar(beta), iters=iters, n_starts=n_starts,
                 er_iters=er_iters, geometry=geometry, real_nonnegative=real_nonnegative,
-                log_every=log_every)
+                log_every=log_every, stopping=stopping)
 
 
 def dm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
        *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
-       n_starts: int = 4, er_iters: int = 100, log_every: int = 10):
+       n_starts: int = 4, er_iters: int = 100, log_every: int = 10,
+       stopping: Stopping | None = None):
     """Difference map (Elser 2003; Elser, Rankenburg & Thibault 2007, PNAS), batched, best
     of ``n_starts`` random starts; arguments as :func:`hio` (no real_nonnegative).
 
@@ -213,7 +237,7 @@ def dm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor 
     _check_beta(beta)
     return _run(Y, support, init, seed, _dm(beta), iters=iters, n_starts=n_starts,
                 er_iters=er_iters, geometry=geometry, real_nonnegative=False,
-                log_every=log_every)
+                log_every=log_every, stopping=stopping)
 
 
 def _shrinkwrap_run(scheme: Scheme, Y: torch.Tensor, support: torch.Tensor | None,
@@ -222,7 +246,7 @@ def _shrinkwrap_run(scheme: Scheme, Y: torch.Tensor, support: torch.Tensor | Non
                     update_every: int = 20, sigma_start: float = 2.0, sigma_end: float = 0.5,
                     threshold: float = 0.1, initial_support: str = "autocorrelation",
                     autocorr_threshold: float = 0.1, max_fraction: float = 0.5,
-                    log_every: int = 10):
+                    log_every: int = 10, stopping: Stopping | None = None):
     """The shrink-wrap driver shared by :func:`hio_sw`, :func:`raar_sw` and :func:`dm_sw`
     (defaults here)."""
     check_measurements(Y, geometry)
@@ -235,7 +259,8 @@ def _shrinkwrap_run(scheme: Scheme, Y: torch.Tensor, support: torch.Tensor | Non
             raise ValueError(f"initial_support must be 'autocorrelation' or 'frame', "
                              f"got {initial_support!r}")
     return _run(Y, support, init, seed, scheme, iters=iters, n_starts=n_starts, er_iters=er_iters,
-                geometry=geometry, real_nonnegative=False, log_every=log_every, shrinkwrap=sw)
+                geometry=geometry, real_nonnegative=False, log_every=log_every, stopping=stopping,
+                shrinkwrap=sw)
 
 
 def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
@@ -253,7 +278,7 @@ def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
     often the guard kept the old support. ``params`` and their defaults: those of
     ``_shrinkwrap_run`` (iters=1000, n_starts=4, er_iters=100, update_every=20,
     sigma_start=2.0, sigma_end=0.5, threshold=0.1, initial_support="autocorrelation",
-    autocorr_threshold=0.1, max_fraction=0.5, log_every=10).
+    autocorr_threshold=0.1, max_fraction=0.5, log_every=10, stopping=None).
     """
     _check_beta(beta)
     return _shrinkwrap_run(_hio(beta), Y, support, init, seed, geometry=geometry, **params)
