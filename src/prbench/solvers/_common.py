@@ -130,11 +130,13 @@ class Convergence:
         self.history: list[torch.Tensor] = []
         self.logged: list[int] = []
 
-    def check(self, t: int, residual: torch.Tensor,
-              solved: torch.Tensor | None = None) -> torch.Tensor:
+    def check(self, t: int, residual: torch.Tensor, solved: torch.Tensor | None = None,
+              settled: torch.Tensor | None = None) -> torch.Tensor:
         """Record ``residual`` (A,) of the A active rows after iteration t; mark the rows
-        that meet the stopping test, or are ``solved`` (A,) bool by the solver's own
-        criterion, as stopped at t and return the (A,) bool mask of the rows that go on."""
+        that meet the stopping test (only where ``settled`` (A,) bool, if given: e.g. the
+        shrink-wrap support has stopped changing), or are ``solved`` (A,) bool by the
+        solver's own criterion, as stopped at t and return the (A,) bool mask of the rows
+        that go on."""
         full = (self.history[-1].clone() if self.history
                 else residual.new_full(self.stopped_at.shape, float("nan")))
         full[self.active] = residual
@@ -147,6 +149,8 @@ class Convergence:
                 stalled = past.amin(dim=0) >= (1 - self.stopping.tol) * best_then
                 reason[stalled] = STOP_REASONS.index("stalled")
             reason[residual <= self.stopping.floor] = STOP_REASONS.index("floor")
+            if settled is not None:
+                reason[~settled] = 0
         if solved is not None:
             reason[solved] = STOP_REASONS.index("solved")
         stop = reason > 0

@@ -128,7 +128,8 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
 
     Every ``log_every`` iterations the residual of P_C(read-out) is logged; with
     ``stopping`` a start whose residual meets the test leaves the batch there (its
-    read-out goes on to the ER polish), so the work follows the starts still running.
+    read-out goes on to the ER polish), so the work follows the starts still running;
+    with shrink-wrap only once an update has left its support unchanged.
     """
     check_param("iters", iters, integer=True, ge=0)
     check_param("er_iters", er_iters, integer=True, ge=0)
@@ -150,21 +151,28 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
 
     final = torch.empty_like(x)  # each start's read-out where it stopped
     full_support = constraint.support.clone()
+    # Shrink-wrap: a start may stop only once an update has left its support unchanged
+    # (a loose support is easy to fit, so a low residual before then proves nothing).
+    settled = None if shrinkwrap is None else torch.zeros(rows, dtype=torch.bool,
+                                                           device=x.device)
     for t in range(1, iters + 1):
         x = scheme.update(x, project_m, constraint)
         if shrinkwrap is not None and shrinkwrap.due(t):
-            constraint.support, kept = shrinkwrap.update(t, project_m(estimate()),
-                                                         constraint.support)
+            previous = constraint.support
+            constraint.support, kept = shrinkwrap.update(t, project_m(estimate()), previous)
             guard_count[convergence.active] += kept.long()
+            settled = (constraint.support == previous).flatten(1).all(dim=1) & ~kept
         if t % log_every == 0:
             current = estimate()
             active = convergence.active
-            going = convergence.check(t, fourier_residual(constraint.project(current), a))
+            going = convergence.check(t, fourier_residual(constraint.project(current), a),
+                                      settled=settled)
             if not going.all():
                 final[active[~going]] = current[~going]
                 full_support[active] = constraint.support
                 x, a, spectrum_modulus = x[going], a[going], spectrum_modulus[going]
                 constraint.support = constraint.support[going]
+                settled = None if settled is None else settled[going]
                 if not going.any():
                     break
     if convergence.active.numel():
