@@ -2,10 +2,13 @@
 
 Every module under src/prbench is parsed with ``ast`` (imports inside functions
 included, relative imports resolved) and each import of another prbench
-component is checked against :data:`LAYERS` and :data:`PEER_IMPORTS`.
+component is checked against :data:`LAYERS` and :data:`PEER_IMPORTS`. The modules
+the workflow planner loads import no torch, and the stages of the most numerous jobs
+load none of the libraries they do not use (:data:`UNUSED_BY_JOB_STAGES`).
 """
 
 import ast
+import importlib
 import os
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import prbench
+from prbench import stages
 
 PACKAGE = Path(prbench.__file__).resolve().parent
 
@@ -40,6 +44,21 @@ PEER_IMPORTS = {
 
 #: Modules that must import without torch (the workflow planner loads them).
 TORCH_FREE = ("geometry", "io", "registry", "config", "shards", "machine")
+
+#: Libraries that the stages of the many short jobs (one per shard and method, one per
+#: method) must not import: each job would pay for them once more.
+UNUSED_BY_JOB_STAGES = {
+    "reconstruct_shard": ("matplotlib", "pandas", "scipy"),
+    "score": ("matplotlib", "scipy"),
+}
+
+
+def run_python(code: str) -> None:
+    """Run ``code`` in a fresh interpreter that imports this checkout's prbench."""
+    path = os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))
+    check = f"import prbench; assert prbench.__file__.startswith({str(PACKAGE)!r}); "
+    subprocess.run([sys.executable, "-c", check + code], check=True,
+                   env={**os.environ, "PYTHONPATH": path})
 
 
 def imported_names(source: str, module: str, is_package: bool) -> set[str]:
@@ -123,8 +142,23 @@ def test_planner_modules_import_without_torch(name):
         pytest.skip(f"prbench.{name} does not exist yet")
     if name == "config" and not (PACKAGE / "registry.py").exists():
         pytest.skip("prbench.config imports torch (via methods) until the registry split")
-    path = os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))
-    code = (f"import sys, prbench.{name}; assert prbench.__file__.startswith({str(PACKAGE)!r}); "
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True,
-                   env={**os.environ, "PYTHONPATH": path})
+    run_python(f"import sys, prbench.{name}; assert 'torch' not in sys.modules, 'torch imported'")
+
+
+@pytest.mark.parametrize("stage", sorted(UNUSED_BY_JOB_STAGES))
+def test_job_stages_import_only_what_they_use(stage):
+    run_python(f"import sys, prbench.stages; prbench.stages.{stage}; "
+               f"loaded = [name for name in {UNUSED_BY_JOB_STAGES[stage]!r} "
+               "if name in sys.modules]; assert not loaded, f'imported {loaded}'")
+
+
+def test_every_stage_is_its_groups_function():
+    for group in set(stages.GROUPS.values()):
+        module = importlib.import_module(f"prbench.stages.{group}")
+        assert sorted(module.__all__) == sorted(
+            name for name, home in stages.GROUPS.items() if home == group)
+        for name in module.__all__:
+            assert getattr(stages, name) is getattr(module, name)
+    assert stages.__all__ == ["run", *stages.GROUPS]
+    with pytest.raises(AttributeError, match="no attribute 'reconstruct'"):
+        stages.reconstruct

@@ -5,6 +5,9 @@ Every writer creates a temporary file in the destination's directory and
 The readers turn any unreadable intermediate into one :class:`CorruptFileError`
 that names the file, the problem, the rule that writes it and the command that
 regenerates it and everything that depends on it (:func:`repair_command`).
+
+pandas is imported lazily (by the CSV readers), so that the jobs that read no table
+(reconstruction) start without it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CorruptFileError", "RERUN_VARIABLE", "WORKDIR_VARIABLE", "atomic_path",
            "check_ranges", "load_npz", "load_torch", "read_csv", "read_json", "repair_command",
@@ -153,6 +158,8 @@ def read_csv(path: str | os.PathLike, *, columns: Sequence[str], produced_by: st
              ) -> pd.DataFrame:
     """The table in CSV file ``path`` written by rule ``produced_by``, with exactly the
     header ``columns`` and at least one row; otherwise :class:`CorruptFileError`."""
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as error:  # pandas' EmptyDataError and ParserError included
@@ -169,6 +176,8 @@ def check_ranges(path: str | os.PathLike, frame: pd.DataFrame,
                  ranges: dict[str, tuple[float, float]], *, produced_by: str) -> None:
     """Every value of each column of ``ranges`` is a finite number in its closed [low,
     high]; otherwise :class:`CorruptFileError` naming the column and the first bad row."""
+    import pandas as pd
+
     for column, (low, high) in ranges.items():
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         bad = ~(np.isfinite(values) & (values >= low) & (values <= high))

@@ -9,6 +9,9 @@ each with the symmetric MSE, and chooses the grid point of lowest mean MSE
 (ties: the first in grid order). :func:`save` writes the selection file that
 the reconstruction jobs read back with :func:`load_selection`, and the curve
 that :func:`load_curve` and :func:`to_markdown` report.
+
+pandas is imported lazily (by :func:`select` and the CSV reader), so that the
+reconstruction jobs, which only read the selection file, start without it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from . import methods
@@ -28,6 +30,9 @@ from .geometry import Geometry
 from .io import CorruptFileError, check_ranges, read_csv, read_json, write_json, write_text
 from .metrics import MSE_SLACK, symmetric_mse
 from .registry import METHODS, SUPPORT_SELECTORS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CRITERION", "CURVE_COLUMNS", "Selection", "grid", "load_curve", "load_selection",
            "save", "select", "to_markdown"]
@@ -73,6 +78,8 @@ def select(method: str, x: np.ndarray, y: np.ndarray, indices: np.ndarray,
     :func:`prbench.methods.refine` on all B images and records the mean and
     median of their symmetric MSE against x.
     """
+    import pandas as pd
+
     truth = torch.from_numpy(np.ascontiguousarray(x))
     rows = []
     for point in grid(sigmas, thresholds):

@@ -11,6 +11,9 @@ Objects are real by default (the paper's Fashion-MNIST); ``object_kind="complex"
 multiplies each image by a smooth random phase field ``exp(i phi)``, phi being
 Gaussian-smoothed white noise rescaled to a given standard deviation (radians),
 so that studies can use genuinely complex objects.
+
+scipy is imported lazily (by the phase fields), so that the jobs that only read a set
+(:func:`load`) start without it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
 
 from ..geometry import Geometry, check_geometry
 from ..io import CorruptFileError, load_npz, save_npz
@@ -117,6 +119,8 @@ def split_rng(seed: int, split: str) -> np.random.Generator:
 def _smooth_phase(count: int, n: int, smoothing_px: float, std_rad: float,
                   rng: np.random.Generator) -> np.ndarray:
     """(count, n, n) smooth random phase fields with per-field std ``std_rad``."""
+    from scipy.ndimage import gaussian_filter
+
     noise = rng.standard_normal((count, n, n))
     field = gaussian_filter(noise, sigma=(0.0, smoothing_px, smoothing_px), mode="wrap")
     field -= field.mean(axis=(1, 2), keepdims=True)

@@ -12,6 +12,9 @@ a time limit and progress lines on stderr.
 
 Threads: the library never calls ``torch.set_num_threads``; configure it in the
 caller (e.g. from the Snakemake rule's ``threads``).
+
+pandas is imported lazily (by :func:`read_history`), so that the reconstruction jobs,
+which import this package for prediction and read no history, start without it.
 """
 
 from __future__ import annotations
@@ -24,16 +27,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from ..devices import select_device
 from ..io import CorruptFileError, check_ranges, read_csv
 from .checkpoint import TrainingCheckpoint, fingerprint, write_final_outputs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Cosine", "OneCycle", "Streams", "TrainingTask", "epoch_streams", "fit",
            "history_columns", "read_history", "seeded_generator"]
@@ -115,6 +120,8 @@ def read_history(path: str | Path, *, columns: Sequence[str], epochs: int,
     """A ``history.csv`` written by :func:`fit` (via rule ``produced_by``), checked: the
     header ``columns``, one row per epoch 1..epochs and finite losses, learning rates and
     times; otherwise :class:`prbench.io.CorruptFileError` naming the file."""
+    import pandas as pd
+
     history = read_csv(path, columns=columns, produced_by=produced_by)
     if pd.to_numeric(history["epoch"], errors="coerce").tolist() != list(range(1, epochs + 1)):
         raise CorruptFileError.for_file(path, f"epochs {history['epoch'].tolist()}, the run "
