@@ -1,114 +1,131 @@
-"""Throughput of the batched torch solvers vs a one-image-at-a-time NumPy HIO.
+"""Throughput of every iterative solver, this checkout against a baseline revision.
 
-Measures image-iterations per second (batch size x iterations / wall time, median
-of ``--repeats`` runs) for HIO and ALM (one L-BFGS iteration = one iteration) at
-batch 1 and a large batch, on synthetic 36 x 36 objects with m = 72 and the frame
-support, one start, no ER polish. Prints a Markdown table.
+Measures image-iterations per second (images x iterations / wall time; ALM with
+L-BFGS subproblems: its L-BFGS iterations) of each solver on the same synthetic
+36 x 36 blob objects (m = 72, the n x n frame support, random starts, no stopping
+test, no ER polish) in fresh processes, one per measurement: the baseline revision
+(checked out into a temporary git worktree) and this checkout alternate, solver by
+solver, ``--repeats`` times, and the table gives the medians. Each process sets up
+memory and threads as a workflow job of its tree does (``prbench.devices.
+configure_job`` where the tree has it), so the ratio is what a job gains.
 
-    python benchmarks/bench_solvers.py [--device cpu|cuda] [--batch 512] [--repeats 3]
-                                       [--threads N]
-
-On a shared 2-core machine use --threads 1: with more torch threads than free
-cores, OpenMP oversubscription slows torch down by orders of magnitude.
+    python benchmarks/bench_solvers.py [--baseline 439c85b] [--batch 100] [--repeats 5]
+        [--threads 1] [--device cpu] [--output benchmarks/results/solver_speed.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from prbench.geometry import Geometry
-from prbench.physics import forward
-from prbench.solvers import alm, hio
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from synthetic_objects import blob_objects  # noqa: E402  (a test fixture, in tests/)
-
-GEOMETRY, BETA = Geometry(n=36, m=72), 0.9
-
-
-def numpy_hio(Y: np.ndarray, iters: int, seed: int = 0) -> np.ndarray:
-    """Reference HIO for one (m, m) image with numpy.fft in complex64, frame support."""
-    rng = np.random.default_rng(seed)
-    a = np.sqrt(Y).astype(np.float32)
-    support = np.zeros(Y.shape, dtype=bool)
-    support[:GEOMETRY.n, :GEOMETRY.n] = True
-    x = np.fft.ifft2(a * np.exp(2j * np.pi * rng.random(Y.shape)).astype(np.complex64))
-    x = np.where(support, x, 0).astype(np.complex64)
-    for _ in range(iters):
-        spectrum = np.fft.fft2(x)
-        modulus = np.abs(spectrum)
-        spectrum = np.where(modulus > 0, a * spectrum / np.maximum(modulus, 1e-30), a)
-        p = np.fft.ifft2(spectrum)
-        x = np.where(support, p, x - BETA * p)
-    return x
+ROOT = Path(__file__).resolve().parents[1]
+#: Each solver's call: its iterations per measurement and keyword arguments.
+CASES = {
+    "hio": (100, dict(iters=100, n_starts=1, er_iters=0)),
+    "raar": (100, dict(iters=100, n_starts=1, er_iters=0)),
+    "dm": (100, dict(iters=100, n_starts=1, er_iters=0)),
+    "hio_sw": (100, dict(iters=100, n_starts=1, er_iters=0)),
+    "raar_sw": (100, dict(iters=100, n_starts=1, er_iters=0)),
+    "dm_sw": (100, dict(iters=100, n_starts=1, er_iters=0)),
+    "alm_split": (100, dict(iters=100, n_starts=1)),
+    "alm": (30, dict(n_starts=1, outer_iters=3, inner_iters=10, tol=0.0, grad_tol=0.0)),
+}
 
 
-def _timed(fn, repeats: int, sync) -> float:
-    times = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def worker(solver: str, batch: int, threads: int, device: str) -> None:
+    """Time one call of ``solver`` in this process's prbench; print a JSON record."""
+    import torch
+
+    from prbench import devices
+    from prbench.geometry import Geometry
+    from prbench.physics import forward
+    from prbench.solvers import SOLVERS
+    sys.path.insert(0, str(ROOT / "tests"))
+    from synthetic_objects import blob_objects
+
+    if hasattr(devices, "configure_job"):
+        devices.configure_job(threads)
+    else:
+        torch.set_num_threads(threads)
+    geometry = Geometry(n=36, m=72)
+    target = torch.device(device)
+    y = forward(blob_objects(batch, seed=0, n=geometry.n), geometry.m).to(target)
+    iterations, params = CASES[solver]
+    SOLVERS[solver](y[:2], geometry=geometry, **params)  # warm-up
+    start = time.perf_counter()
+    SOLVERS[solver](y, geometry=geometry, **params)
+    if target.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    import prbench
+    print(json.dumps({"rate": batch * iterations / seconds, "seconds": seconds,
+                      "prbench": prbench.__file__}))
+
+
+def measure(tree: Path, solver: str, args: argparse.Namespace) -> float:
+    """Image-iterations per second of ``solver`` with the prbench of ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    out = subprocess.run([sys.executable, __file__, "--worker", solver, "--batch",
+                          str(args.batch), "--threads", str(args.threads), "--device",
+                          args.device], env=env, check=True, capture_output=True, text=True)
+    record = json.loads(out.stdout.strip().splitlines()[-1])
+    if not record["prbench"].startswith(str(tree / "src")):
+        raise RuntimeError(f"the worker imported {record['prbench']}, not {tree}'s prbench")
+    return record["rate"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default="439c85b", help="git revision to compare with")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--solvers", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--output", type=Path, help="also write the table here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    Y_all = forward(blob_objects(args.batch, seed=0, n=GEOMETRY.n), GEOMETRY.m).to(device)
-    rows = []
-
-    y0 = Y_all[0].cpu().numpy()
-    np_iters = 200
-    t_np = _timed(lambda: numpy_hio(y0, np_iters), args.repeats, lambda: None)
-    ref = np_iters / t_np
-    rows.append(("HIO, NumPy one image at a time", 1, np_iters, t_np, ref))
-
-    # (method, batch, iterations, call); ALM: outer x inner L-BFGS iterations, tolerances
-    # 0 so that every iteration runs.
-    cases = [
-        ("HIO, torch batched", 1, 200,
-         lambda Y: hio(Y, geometry=GEOMETRY, iters=200, n_starts=1, er_iters=0,
-                       log_every=10**9)),
-        ("HIO, torch batched", args.batch, 20,
-         lambda Y: hio(Y, geometry=GEOMETRY, iters=20, n_starts=1, er_iters=0,
-                       log_every=10**9)),
-        ("ALM (L-BFGS its), torch batched", 1, 50,
-         lambda Y: alm(Y, geometry=GEOMETRY, n_starts=1, outer_iters=2, inner_iters=25,
-                       tol=0.0, grad_tol=0.0)),
-        ("ALM (L-BFGS its), torch batched", args.batch, 6,
-         lambda Y: alm(Y, geometry=GEOMETRY, n_starts=1, outer_iters=2, inner_iters=3,
-                       tol=0.0, grad_tol=0.0)),
-    ]
-    for name, batch, iters, call in cases:
-        Y = Y_all[:batch]
-        call(Y)  # warm-up
-        seconds = _timed(lambda: call(Y), args.repeats, sync)
-        rows.append((name, batch, iters, seconds, batch * iters / seconds))
-
-    print(f"\ndevice: {device}, torch threads: {torch.get_num_threads()}, "
-          f"median of {args.repeats} runs, n = {GEOMETRY.n}, m = {GEOMETRY.m}\n")
-    print("| method | batch | iterations | time (s) | image-iterations/s | vs NumPy HIO |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, batch, iters, seconds, rate in rows:
-        print(f"| {name} | {batch} | {iters} | {seconds:.3f} | {rate:,.0f} | {rate / ref:.2f}x |")
+    if args.worker:
+        worker(args.worker, args.batch, args.threads, args.device)
+        return
+    rates: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        baseline = Path(scratch) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline),
+                        args.baseline], check=True, capture_output=True)
+        try:
+            for repeat in range(args.repeats):
+                for solver in args.solvers:
+                    for name, tree in (("before", baseline), ("after", ROOT)):
+                        rates.setdefault((solver, name), []).append(measure(tree, solver, args))
+                print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(baseline)], check=True)
+    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+    lines = [f"Image-iterations per second, median of {args.repeats} interleaved runs; batch "
+             f"{args.batch} images, one start each, {args.threads} torch thread(s), "
+             f"{args.device}; before: `{args.baseline}`, after: this checkout (`{revision}`, "
+             "with its uncommitted changes if any).", "",
+             "| solver | iterations | before | after | after / before |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for solver in args.solvers:
+        before = statistics.median(rates[solver, "before"])
+        after = statistics.median(rates[solver, "after"])
+        lines.append(f"| {solver} | {CASES[solver][0]} | {before:,.0f} | {after:,.0f} | "
+                     f"{after / before:.2f}x |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.output:
+        args.output.write_text(table)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def test_draw_figures_picks_the_layout_from_the_test_sets_object_kind(
         save_npz(tmp_path / f"{name}.npz", aligned=aligned[name], image=ROWS)
     pd.DataFrame([{"method": name, "image": image, "label": 0, "offset_row": 0,
                    "offset_col": 0, "flipped": False, "mse": mse[name][image], "seconds": 0.1,
-                   "residual": 0.0, "iterations": 1, "device": "cpu"}
+                   "residual": 0.0, "iterations": 1, "stopped": "budget", "device": "cpu"}
                   for name in METHODS for image in ROWS],
                  columns=SCORE_COLUMNS).to_csv(tmp_path / "scores.csv", index=False)
     drawn = []

@@ -35,7 +35,8 @@ def write_shards(tmp_path, x_hat, splits):
         path = tmp_path / f"shard{number}.npz"
         save_shard(path, x_hat=x_hat[indices], index=np.asarray(indices),
                    seconds=0.5 * len(indices), residual=np.zeros(len(indices)),
-                   iterations=np.full(len(indices), 7), device="cpu", provenance={"test": 1})
+                   iterations=np.full(len(indices), 7), stop_reason=np.full(len(indices), "budget"),
+                   device="cpu", provenance={"test": 1})
         paths.append(path)
     return paths
 
@@ -249,7 +250,8 @@ def scores_frame(methods=("hio", "alm"), images=4):
     """Per-image scores with every column, as the score rule writes them."""
     return pd.DataFrame([{"method": method, "image": image, "label": 1, "offset_row": 2,
                           "offset_col": 3, "flipped": False, "mse": 0.1 * (image + 1),
-                          "seconds": 0.5, "residual": 0.01, "iterations": 10, "device": "cpu"}
+                          "seconds": 0.5, "residual": 0.01, "iterations": 10, "stopped": "budget",
+                          "device": "cpu"}
                          for method in methods for image in range(images)])
 
 
@@ -264,7 +266,8 @@ def scores_frame(methods=("hio", "alm"), images=4):
      "column 'mse' holds nan in row 7 (1 bad values)"),
     (lambda f: f.assign(mse=f["mse"] * 9), "column 'mse' holds 1.8 in row 3"),
     (lambda f: f.assign(seconds=-1.0), "column 'seconds' holds -1.0"),
-    (lambda f: f.drop(columns="residual"), "'iterations', 'device'], expected ['method'"),
+    (lambda f: f.drop(columns="residual"), "'iterations', 'stopped', 'device'], expected ['method'"),
+    (lambda f: f.assign(stopped="tired"), "stop reasons ['tired'], not one of ['budget'"),
     (lambda f: f.iloc[:0], "a header without rows"),
 ])
 def test_scores_that_are_not_the_planned_ones_are_refused_by_name(tmp_path, damage, problem):
@@ -305,7 +308,7 @@ def test_a_table_that_is_not_the_planned_one_is_refused_by_name(tmp_path, damage
 
 
 def test_a_network_row_may_move_within_half_its_ci_and_a_training_free_row_not_at_all():
-    from prbench.report.reference import compare_tables, depends_on_training
+    from prbench.report.reference import KERNEL_PATH_MOVE, compare_tables, depends_on_training
 
     assert depends_on_training("passive_refined") and depends_on_training("prdeep")
     assert not depends_on_training("hio_sw") and not depends_on_training("mean_object")
@@ -323,3 +326,11 @@ def test_a_network_row_may_move_within_half_its_ci_and_a_training_free_row_not_a
     assert off["within"].tolist() == [False, True, True]  # any change of a training-free row
     with pytest.raises(ValueError, match="the run's table has methods"):
         compare_tables(moved.iloc[:2], reference)
+    # A narrow CI (many test images): the kernel-path move measured is the floor.
+    narrow = reference.assign(ci_low=[0.03, 0.149, 0.35], ci_high=[0.08, 0.151, 0.41])
+    nudged = narrow.assign(mean_mse=[0.05, 0.15 + 0.99 * KERNEL_PATH_MOVE, 0.38])
+    compared = compare_tables(nudged, narrow).set_index("method")
+    assert compared.loc["passive_refined", "tolerance"] == KERNEL_PATH_MOVE
+    assert compared["within"].all()
+    assert not compare_tables(nudged.assign(mean_mse=[0.05, 0.15 + 1.01 * KERNEL_PATH_MOVE, 0.38]),
+                              narrow).set_index("method").loc["passive_refined", "within"]

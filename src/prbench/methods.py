@@ -23,7 +23,7 @@ from .geometry import Geometry, check_geometry
 from .nets import load_network
 from .physics import fourier_residual, pad
 from .registry import METHODS, Method
-from .solvers import SOLVERS
+from .solvers import SOLVERS, STOP_REASONS, Stopping
 from .solvers import support as support_module
 from .train import predict
 
@@ -34,11 +34,14 @@ __all__ = ["ShardResult", "image_seeds", "network_output", "reconstruct", "refin
 @dataclass(frozen=True)
 class ShardResult:
     """Reconstructions of one shard: x_hat (B, m, m) or, for a network's output, (B, n, n)
-    complex64; per-image residual and iterations; the stage's seconds and device."""
+    complex64; per-image residual, iterations and stop reason (a name in
+    :data:`prbench.solvers.STOP_REASONS`; "budget" for a method without iterations);
+    the stage's seconds and device."""
 
     x_hat: np.ndarray
     residual: np.ndarray
     iterations: np.ndarray
+    stop_reason: np.ndarray
     seconds: float
     device: str
 
@@ -95,28 +98,39 @@ def network_output(model: str, network: str | Path, y: np.ndarray, geometry: Geo
     return output, seconds
 
 
+def _stopping(settings: dict[str, Any] | None) -> Stopping | None:
+    """The config's ``reconstruction.stopping`` (tol, window, floor; None: off) as a test."""
+    return None if settings is None else Stopping(**settings)
+
+
 def _solve(method: str, y: np.ndarray, indices: np.ndarray, solver_params: dict[str, Any],
            support: torch.Tensor | None, init: torch.Tensor | None, *, seed: int,
-           geometry: Geometry, target: torch.device) -> ShardResult:
-    """Run ``method``'s solver on y (B, m, m) with a (B, m, m) support (None: the frame) and
-    start ``init`` (None: random phases, seeded per image); ``seconds``: the solver alone."""
+           geometry: Geometry, target: torch.device,
+           stopping: dict[str, Any] | None) -> ShardResult:
+    """Run ``method``'s solver on y (B, m, m) with a (B, m, m) support (None: the frame),
+    start ``init`` (None: random phases, seeded per image) and the ``stopping`` settings;
+    ``seconds``: the solver alone."""
     spec = METHODS[method]
     measurements = torch.from_numpy(np.ascontiguousarray(y)).to(target)
     start = time.perf_counter()
     x_hat, info = SOLVERS[spec.solver](measurements, support, init,
                                        seed=image_seeds(seed, method, indices),
-                                       geometry=geometry, **solver_params, **spec.fixed)
+                                       geometry=geometry, stopping=_stopping(stopping),
+                                       **solver_params, **spec.fixed)
     if target.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     return ShardResult(x_hat=x_hat.cpu().numpy(), residual=info.residual.cpu().numpy(),
-                       iterations=info.iterations.cpu().numpy(), seconds=seconds,
+                       iterations=info.iterations.cpu().numpy(),
+                       stop_reason=np.array(STOP_REASONS)[info.stop_reason.cpu().numpy()],
+                       seconds=seconds,
                        device=str(target))
 
 
 def refine(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, Any],
            output: torch.Tensor, support: dict[str, Any], *, seed: int, geometry: Geometry,
-           device: str | torch.device = "auto") -> ShardResult:
+           device: str | torch.device = "auto",
+           stopping: dict[str, Any] | None = None) -> ShardResult:
     """A method built on a network and a solver, from its network's output.
 
     y: (B, m, m) float32 measurements; indices: (B,) their indices (for seeding);
@@ -125,7 +139,8 @@ def refine(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, An
     :func:`prbench.solvers.support.from_estimate` (the selection's sigma and
     threshold), applied to the output padded to the m x m grid. The solver starts
     from that padded output (start "output") or from random phases (start
-    "random"). Returns (B, m, m) solver iterates; ``seconds``: the solver alone.
+    "random"), with the ``stopping`` settings (tol, window, floor; None: the full
+    budget). Returns (B, m, m) solver iterates; ``seconds``: the solver alone.
     """
     spec = _spec(method)
     if not spec.needs_support:
@@ -141,14 +156,15 @@ def refine(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, An
     mask = support_module.from_estimate(estimate, **support)
     init = estimate if spec.start == "output" else None
     return _solve(method, y, indices, solver_params, mask, init, seed=seed, geometry=geometry,
-                  target=target)
+                  target=target, stopping=stopping)
 
 
 def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[str, Any], *,
                 seed: int, geometry: Geometry, device: str = "auto",
                 network: str | Path | None = None, denoiser: str | Path | None = None,
                 training_set: str | Path | None = None,
-                support: dict[str, Any] | None = None) -> ShardResult:
+                support: dict[str, Any] | None = None,
+                stopping: dict[str, Any] | None = None) -> ShardResult:
     """Reconstruct one shard with a registered method.
 
     y: (B, m, m) float32 measurements; indices: (B,) their test-set indices (for
@@ -160,7 +176,9 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
     the method has a model and a solver (see :func:`refine`); denoiser: path of the
     trained denoiser's ``best.pt``, required when the method uses one;
     training_set: path of the synthesized training split, required by the
-    mean-object calibration. A network-output method returns the network's
+    mean-object calibration; stopping: the solvers' convergence test
+    (:class:`prbench.solvers.Stopping` keyword arguments; None: every start runs its
+    whole budget). A network-output method returns the network's
     (B, n, n) output, the mean-object method the (n, n) mean of the training
     objects for every image, every other method (B, m, m) solver iterates.
     ``seconds`` is the method's own stage: the network's inference for a
@@ -188,21 +206,24 @@ def reconstruct(method: str, y: np.ndarray, indices: np.ndarray, params: dict[st
         x_hat = mean.expand(len(indices), *mean.shape).contiguous()
         return ShardResult(x_hat=x_hat.numpy(),
                            residual=fourier_residual(x_hat, amplitudes).numpy(),
-                           iterations=np.zeros(len(indices), np.int64), seconds=0.0,
+                           iterations=np.zeros(len(indices), np.int64),
+                           stop_reason=np.full(len(indices), STOP_REASONS[0]), seconds=0.0,
                            device="cpu")
     if spec.model is not None:
         output, seconds = network_output(spec.model, network, y, geometry, target)
         if spec.solver is None:
             residual = fourier_residual(output, amplitudes)
             return ShardResult(x_hat=output.numpy(), residual=residual.numpy(),
-                               iterations=np.zeros(len(indices), np.int64), seconds=seconds,
+                               iterations=np.zeros(len(indices), np.int64),
+                               stop_reason=np.full(len(indices), STOP_REASONS[0]),
+                               seconds=seconds,
                                device=str(target))
         return refine(method, y, indices, params, output, support, seed=seed,
-                      geometry=geometry, device=target)
+                      geometry=geometry, device=target, stopping=stopping)
     if spec.denoiser:
         solver_params["denoiser"] = denoiser
     return _solve(method, y, indices, solver_params, None, None, seed=seed, geometry=geometry,
-                  target=target)
+                  target=target, stopping=stopping)
 
 
 def shard_indices(count: int, shards: int, shard: int) -> np.ndarray:

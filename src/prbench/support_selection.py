@@ -69,14 +69,15 @@ def grid(sigmas: Sequence[float], thresholds: Sequence[float]) -> list[dict[str,
 def select(method: str, x: np.ndarray, y: np.ndarray, indices: np.ndarray,
            params: dict[str, Any], output: torch.Tensor, *, sigmas: Sequence[float],
            thresholds: Sequence[float], seed: int, geometry: Geometry,
-           device: str | torch.device = "auto") -> Selection:
+           device: str | torch.device = "auto",
+           stopping: dict[str, Any] | None = None) -> Selection:
     """Score every (sigma, threshold) of the grid with ``method``'s reconstruction.
 
     x: (B, n, n) true objects; y: (B, m, m) their measurements; indices: (B,) their
     indices (for the per-image seeds); params: the method's solver settings;
     output: (B, n, n) the method's network's output for y. Each grid point runs
-    :func:`prbench.methods.refine` on all B images and records the mean and
-    median of their symmetric MSE against x.
+    :func:`prbench.methods.refine` (with the ``stopping`` test) on all B images and
+    records the mean and median of their symmetric MSE against x.
     """
     import pandas as pd
 
@@ -84,7 +85,7 @@ def select(method: str, x: np.ndarray, y: np.ndarray, indices: np.ndarray,
     rows = []
     for point in grid(sigmas, thresholds):
         result = methods.refine(method, y, indices, params, output, point, seed=seed,
-                                geometry=geometry, device=device)
+                                geometry=geometry, device=device, stopping=stopping)
         mse = symmetric_mse(truth, torch.from_numpy(result.x_hat), geometry).numpy()
         rows.append({**point, "mean_mse": float(mse.mean()), "median_mse": float(np.median(mse)),
                      "images": len(mse)})

@@ -25,5 +25,6 @@ rule reconstruct:
         shards=config["reconstruction"]["shards"],
         seed=config["seed"],
         device=config["reconstruction"]["device"],
+        stopping=config["reconstruction"].get("stopping"),
     script:
         "../scripts/reconstruct.py"

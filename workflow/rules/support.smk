@@ -37,5 +37,6 @@ if SELECTED:
             validation_fraction=config["training"]["validation_fraction"],
             seed=config["seed"],
             device=config["reconstruction"]["device"],
+            stopping=config["reconstruction"].get("stopping"),
         script:
             "../scripts/select_support.py"

@@ -13,11 +13,12 @@ from ..data.synth import SynthesizedSet
 from ..geometry import Geometry
 from ..io import CorruptFileError, check_ranges, load_npz, read_csv
 from ..metrics import MSE_SLACK, align
+from ..solvers import STOP_REASONS
 
 __all__ = ["SCORE_COLUMNS", "load_aligned", "read_scores", "score_method"]
 
 SCORE_COLUMNS = ["method", "image", "label", "offset_row", "offset_col", "flipped", "mse",
-                 "seconds", "residual", "iterations", "device"]
+                 "seconds", "residual", "iterations", "stopped", "device"]
 #: Images aligned at once. The alignment's float64 intermediates take ~0.9 MB per image:
 #: 10,000 test images at once took 59 s and 10.9 GB at peak on one CPU thread here, in
 #: chunks of 1,024 22 s and 2.6 GB (2026-11-29; benchmarks/time_cpu_stages.py).
@@ -52,6 +53,7 @@ def score_method(method: str, test: SynthesizedSet, shards: dict[str, np.ndarray
         "seconds": shards["seconds"],
         "residual": shards["residual"],
         "iterations": shards["iterations"],
+        "stopped": shards["stop_reason"],
         "device": shards["device"],
     }, columns=SCORE_COLUMNS)
     return table, aligned.numpy()
@@ -75,8 +77,9 @@ def read_scores(path: str | Path, *, methods: Sequence[str], images: int,
                 produced_by: str) -> pd.DataFrame:
     """Per-image scores (:data:`SCORE_COLUMNS`) written by rule ``produced_by``, checked
     against the run's plan: exactly the ``methods``, each with one row per test image
-    0..images-1, a finite MSE in [0, 1], finite seconds and residual >= 0 and iterations
-    >= 0 (NaN residuals are allowed: a network's output has none). Any problem raises
+    0..images-1, a finite MSE in [0, 1], finite seconds and residual >= 0, iterations
+    >= 0 (NaN residuals are allowed: a network's output has none) and a stop reason of
+    :data:`prbench.solvers.STOP_REASONS`. Any problem raises
     :class:`prbench.io.CorruptFileError` naming the file and how to regenerate it."""
     frame = read_csv(path, columns=SCORE_COLUMNS, produced_by=produced_by)
     found = list(dict.fromkeys(frame["method"].astype(str)))
@@ -92,6 +95,10 @@ def read_scores(path: str | Path, *, methods: Sequence[str], images: int,
                                "iterations": (0.0, np.inf)}, produced_by=produced_by)
     check_ranges(path, frame.loc[frame["residual"].notna()], {"residual": (0.0, np.inf)},
                  produced_by=produced_by)
+    unknown = sorted(set(frame["stopped"].astype(str)) - set(STOP_REASONS))
+    if unknown:
+        raise CorruptFileError.for_file(path, f"stop reasons {unknown}, not one of "
+                                        f"{list(STOP_REASONS)}", produced_by=produced_by)
     return frame
 
 

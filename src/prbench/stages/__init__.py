@@ -19,8 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from ..devices import configure_job
 from ..runlog import job_log
 
 #: The submodule holding each stage.
@@ -47,8 +46,9 @@ def __getattr__(name: str) -> Callable[..., Any]:
 
 def run(stage: Callable[..., Any], *, log: str | Path, threads: int | None = None,
         **arguments: Any) -> Any:
-    """Call ``stage(**arguments)`` logging to ``log`` (and stderr) with ``threads`` torch threads."""
+    """Call ``stage(**arguments)`` logging to ``log`` (and stderr) in a process set up as a
+    job (:func:`prbench.devices.configure_job`: ``threads`` torch threads, freed memory
+    kept for reuse)."""
     with job_log(log, stage.__name__):
-        if threads is not None:
-            torch.set_num_threads(threads)
+        configure_job(threads)
         return stage(**arguments)

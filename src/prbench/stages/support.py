@@ -21,12 +21,14 @@ _LOG = logging.getLogger(__package__)
 def select_support(*, model: str, train_set: str | Path, network: str | Path,
                    output: str | Path, curve: str | Path, settings: dict[str, Any],
                    selection: dict[str, Any], validation_fraction: float, seed: int,
-                   device: str, repository: str | Path) -> None:
+                   device: str, repository: str | Path,
+                   stopping: dict[str, Any] | None = None) -> None:
     """Select the support parameters of ``model``'s network output on the first
     ``selection["images"]`` images of the train split's validation part (the images its
     training validated on), scoring the grid ``selection["sigma"]`` x
     ``selection["threshold"]`` with the reconstruction of ``SUPPORT_SELECTORS[model]``
-    (solver ``settings``); writes the selection file ``output`` and the ``curve``."""
+    (solver ``settings``, ``stopping`` test as in the reconstruction); writes the
+    selection file ``output`` and the ``curve``."""
     method = SUPPORT_SELECTORS[model]
     data = synth.load(train_set)
     n_val = synth.validation_size(len(data.x), validation_fraction)
@@ -41,12 +43,13 @@ def select_support(*, model: str, train_set: str | Path, network: str | Path,
     chosen = support_selection.select(
         method, data.x[indices], data.y[indices], indices, settings, output_of_network,
         sigmas=selection["sigma"], thresholds=selection["threshold"], seed=seed,
-        geometry=data.geometry, device=target)
+        geometry=data.geometry, device=target, stopping=stopping)
     _LOG.info("%s support, %d validation images scored with %s (network %.1f s):\n%s\n"
               "chosen: %s", model, images, method, seconds, chosen.curve.to_string(index=False),
               chosen.choice)
     record = provenance.collect(repository=repository, seed=seed, device=str(target),
                                 config={"method": method, "params": settings,
                                         "support_selection": selection,
-                                        "validation_fraction": validation_fraction})
+                                        "validation_fraction": validation_fraction,
+                                        "stopping": stopping})
     support_selection.save(chosen, output, curve, model=model, provenance=record)
