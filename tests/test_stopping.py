@@ -58,6 +58,15 @@ def test_stopping_test_on_known_residual_sequences():
     assert convergence.iterations(500).tolist() == [30, 100, 40]
 
 
+def test_floor_alone_never_stalls():
+    """Without a window only the floor stops a start, however flat its residual."""
+    convergence = Convergence(2, Stopping(floor=1e-3), 10, torch.device("cpu"))
+    for t in range(10, 210, 10):
+        convergence.check(t, torch.tensor([0.5, 1e-4])[convergence.active])
+    assert convergence.stopped_at.tolist() == [-1, 10]
+    assert [STOP_REASONS[int(r)] for r in convergence.reason] == ["budget", "floor"]
+
+
 def test_no_stopping_runs_the_budget():
     convergence = Convergence(2, None, 10, torch.device("cpu"))
     for t in (10, 20):
@@ -102,7 +111,7 @@ def test_converged_start_leaves_the_batch(name, objects, monkeypatch):
     frame = G.frame_mask(torch.device("cpu")).repeat(3, 1, 1)
     if name in SHRINKWRAP:
         frame[0] = support.from_estimate(init[:1], 1.0, 0.1)[0]
-    stopping = Stopping(tol=0.0, window=10 ** 6, floor=1e-8)  # the floor test alone
+    stopping = Stopping(floor=1e-8)  # the floor test alone
     x_all, info_all = SOLVERS[name](y, frame, init, geometry=G, **PARAMS[name])
     rows = _count_fft_rows(monkeypatch)
     x_stop, info = SOLVERS[name](y, frame, init, geometry=G, stopping=stopping, **PARAMS[name])

@@ -98,17 +98,19 @@ class Stopping:
     A start stops once r <= ``floor`` ("floor": the data are fitted), or once its lowest
     residual has improved by less than the relative ``tol`` over the last ``window``
     iterations ("stalled"): min r(up to now) >= (1 - tol) min r(up to ``window``
-    iterations ago). Checks every c iterations compare with ceil(window / c) checks ago.
+    iterations ago). Checks every c iterations compare with ceil(window / c) checks ago;
+    ``window`` None: no stall test, the floor alone.
     """
 
-    tol: float
-    window: int
     floor: float
+    tol: float = 0.0
+    window: int | None = None
 
     def __post_init__(self) -> None:
-        check_param("stopping tol", self.tol, ge=0, lt=1)
-        check_param("stopping window", self.window, integer=True, ge=1)
         check_param("stopping floor", self.floor, ge=0)
+        check_param("stopping tol", self.tol, ge=0, lt=1)
+        if self.window is not None:
+            check_param("stopping window", self.window, integer=True, ge=1)
 
 
 class Convergence:
@@ -123,7 +125,8 @@ class Convergence:
     def __init__(self, rows: int, stopping: Stopping | None, check_every: int,
                  device: torch.device):
         self.stopping = stopping
-        self.patience = None if stopping is None else math.ceil(stopping.window / check_every)
+        self.patience = (None if stopping is None or stopping.window is None
+                         else math.ceil(stopping.window / check_every))
         self.active = torch.arange(rows, device=device)
         self.stopped_at = torch.full((rows,), -1, dtype=torch.int64, device=device)
         self.reason = torch.zeros(rows, dtype=torch.int8, device=device)
@@ -143,7 +146,7 @@ class Convergence:
         self.log(t, full)
         reason = torch.zeros_like(residual, dtype=torch.int8)
         if self.stopping is not None:
-            if len(self.history) > self.patience:
+            if self.patience is not None and len(self.history) > self.patience:
                 past = torch.stack(self.history)[:, self.active]
                 best_then = past[:-self.patience].amin(dim=0)
                 stalled = past.amin(dim=0) >= (1 - self.stopping.tol) * best_then

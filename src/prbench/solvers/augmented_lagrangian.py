@@ -76,7 +76,7 @@ def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     check_param("grad_tol", grad_tol, ge=0)
     problem = prepare(Y, support, init, seed, n_starts, geometry)
     a, inside = problem.magnitude, problem.support
-    outside = (~inside).to(torch.float32)
+    outside = (~inside).to(torch.complex64)  # 1 off S; complex: multiplies z without a copy
     batch = a.shape[0]
     scale = (a.square().flatten(1).sum(dim=1) / (a.shape[-1] * a.shape[-2])).sqrt()  # ||x||
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))

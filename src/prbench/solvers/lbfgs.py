@@ -29,6 +29,14 @@ def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.view(-1, *([1] * (like.ndim - 1)))
 
 
+def _axpy(x: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """x += a y in place, per instance: x, y complex (B, ...), a real (B,); returns x.
+    One fused pass over the real views (a real-by-complex product would first make a
+    complex copy of a and multiply complex by complex)."""
+    torch.view_as_real(x).addcmul_(torch.view_as_real(y), a.view(-1, *([1] * y.ndim)))
+    return x
+
+
 @dataclass
 class LBFGSResult:
     """x: minimiser estimate; value (B,), grad like x at it; iterations (B,) int64;
@@ -78,12 +86,12 @@ def lbfgs(fun: Objective, x: torch.Tensor, *, max_iter: int, grad_tol: torch.Ten
         alphas = []
         for i in slots:
             alpha = rho[i] * _dot(s_hist[i], q)
-            q -= _bcast(alpha, q) * y_hist[i]
+            _axpy(q, -alpha, y_hist[i])
             alphas.append(alpha)
         r = _bcast(gamma, q) * precondition(q)
         for i, alpha in zip(reversed(slots), reversed(alphas)):
             beta = rho[i] * _dot(y_hist[i], r)
-            r += _bcast(alpha - beta, r) * s_hist[i]
+            _axpy(r, alpha - beta, s_hist[i])
         direction = -r
         slope = _dot(grad, direction)
         reset = slope >= 0  # not a descent direction: fall back to steepest descent
@@ -99,7 +107,7 @@ def lbfgs(fun: Objective, x: torch.Tensor, *, max_iter: int, grad_tol: torch.Ten
         pending = running.clone()
         new_x, new_value, new_grad = x, value, grad
         for _ in range(max_backtracks + 1):
-            trial_x = x + _bcast(step, x) * direction
+            trial_x = _axpy(x.clone(), step, direction)
             trial_value, trial_grad = fun(trial_x)
             accept = pending & (trial_value <= value + c1 * step * slope)
             mask = _bcast(accept, x)
