@@ -124,6 +124,25 @@ def test_schema_checks_the_support_selection_and_takes_no_support_per_method(cha
         validate(config, SCHEMA)
 
 
+@pytest.mark.parametrize("stopping, message", [
+    (None, None), ({"floor": 1e-4}, None), ({"floor": 1e-4, "tol": 0.01, "window": 100}, None),
+    ({"floor": 1e-4, "window": None}, None),
+    ({"floor": -1.0}, "-1.0 is less than the minimum of 0"),
+    ({"tol": 0.01}, "'floor' is a required property"),
+    ({"floor": 1e-4, "tol": 1.0}, "1.0 is greater than or equal to the maximum of 1"),
+    ({"floor": 1e-4, "window": 0}, "0 is less than the minimum of 1"),
+    ({"floor": 1e-4, "patience": 3}, "'patience' was unexpected"),
+])
+def test_schema_checks_the_stopping_test(stopping, message):
+    config = copy.deepcopy(base())
+    config["reconstruction"]["stopping"] = stopping
+    if message is None:
+        validate(config, SCHEMA)
+    else:
+        with pytest.raises(WorkflowError, match=message):
+            validate(config, SCHEMA)
+
+
 @pytest.mark.parametrize("change, named", [
     (lambda c: c["scenarios"].update(small={"m": 60}), "scenarios.small.m: m = 60"),
     (lambda c: c["scenarios"].update(again={"object": "real"}),
