@@ -84,8 +84,8 @@ def test_provenance_records_the_wall_time_and_writes_the_stage_table(fake_run, t
     bench(folder, "provenance", [1.0], 3000)  # the provenance job's own, earlier record
     scores = tmp_path / "scores.csv"
     scores.write_text("method,image,label,offset_row,offset_col,flipped,mse,seconds,residual,"
-                      "iterations,device\nhio,0,1,0,0,False,0.1,1.0,0.0,5,cpu\n"
-                      "hio,1,2,0,0,True,0.2,1.0,0.0,5,cpu\n")
+                      "iterations,stopped,device\nhio,0,1,0,0,False,0.1,1.0,0.0,5,budget,cpu\n"
+                      "hio,1,2,0,0,True,0.2,1.0,0.0,5,budget,cpu\n")
     record, table = tmp_path / "provenance.json", tmp_path / "timings.md"
     stages.record_provenance(scores=scores, methods=["hio"], test_images=2, output=record,
                              timings=table, benchmarks=files,
