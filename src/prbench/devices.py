@@ -22,9 +22,10 @@ def keep_freed_memory() -> bool:
 
     A solver step allocates and frees several (B, m, m) tensors of a few MB each; by
     default glibc serves each from a fresh mmap and unmaps it on free, so every step
-    pays the page faults of touching new memory again (the solvers ran 10-30% faster
-    without them here, benchmarks/results/solver_speed.md). Returns whether the C
-    library took both settings (False where it is not glibc: nothing changes).
+    pays the page faults of touching new memory again (its share of the solvers'
+    speed-up is not recorded on its own: benchmarks/results/solver_speed.md measures
+    it together with the other changes of that record). Returns whether the C library
+    took both settings (False where it is not glibc: nothing changes).
     """
     name = ctypes.util.find_library("c")
     try:

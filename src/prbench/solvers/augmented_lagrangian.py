@@ -58,9 +58,9 @@ def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     grad_tol (or could not decrease L any more), or, with ``stopping``
     (:class:`prbench.solvers.Stopping`, tested after every outer iteration, a window
     of w iterations spanning ceil(w / inner_iters) of them), once it has converged;
-    stopped instances leave the batch. Random starts are as for hio; with the frame support ALM, like error
-    reduction, often stalls in a local minimum, so it is best used from a good
-    ``init``. Returns X_hat = P_S Z (B, m, m) complex64 and a SolverInfo whose
+    stopped instances leave the batch. Random starts are as for hio; with the frame
+    support ALM, like error reduction, often stalls in a local minimum, so it is best
+    used from a good ``init``. Returns X_hat = P_S Z (B, m, m) complex64 and a SolverInfo whose
     history is the Fourier residual after every outer iteration, iterations the
     total L-BFGS iterations, and extra holds "violation" (relative ||A Z|| before
     the final projection), "rho", "outer_iterations".
