@@ -16,8 +16,8 @@ from typing import Any
 
 from .registry import METHODS, SUPPORT_SELECTORS
 
-__all__ = ["ConfigError", "PHOTONS_PER_PIXEL_FLOOR", "SUMMARY_FOLDER", "check", "check_values",
-           "scenario_config", "scenario_synthesis"]
+__all__ = ["ConfigError", "PHOTONS_PER_PIXEL_FLOOR", "SUMMARY_FOLDER", "SWEEP_KEYS", "check",
+           "check_values", "scenario_config", "scenario_synthesis"]
 
 #: The least photon budget a scenario may ask for, in expected photons per measured pixel
 #: (photons per image / m^2): below one photon per pixel most pixels count nothing.
@@ -28,6 +28,8 @@ _NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 #: Keys whose values are text by design (a run may be named "2024").
 _TEXT_KEYS = {"run"}
 
+#: The synthesis keys that place a scenario in the sweep summary (no two scenarios share all).
+SWEEP_KEYS = ("object", "n", "m", "photons", "train_size")
 #: results/<run>/<this>/ holds the summary over a run's scenarios; no scenario may be named so.
 SUMMARY_FOLDER = "sweep"
 
@@ -38,7 +40,7 @@ class ConfigError(ValueError):
 
 def scenario_synthesis(config: dict[str, Any], scenario: str) -> dict[str, Any]:
     """The synthesis section of ``scenario``: config["synthesis"] updated with the keys
-    that config["scenarios"][scenario] overrides (object, photons, n, m, phase_*)."""
+    that config["scenarios"][scenario] overrides (object, photons, n, m, phase_*, train_size)."""
     if scenario not in config["scenarios"]:
         raise ConfigError(f"unknown scenario {scenario!r}; config key scenarios lists "
                           f"{sorted(config['scenarios'])}")
@@ -154,12 +156,13 @@ def check(config: dict[str, Any], *, schema: dict[str, Any] | None = None) -> No
     for scenario in scenarios:
         _check_synthesis(config, scenario)
         synthesis = scenario_synthesis(config, scenario)
-        # The sweep summary draws one point per (object, frame, grid, photon budget).
-        point = tuple(synthesis[key] for key in ("object", "n", "m", "photons"))
+        # The sweep summary draws one point per (object, frame, grid, photon budget,
+        # training-set size).
+        point = tuple(synthesis[key] for key in SWEEP_KEYS)
         if point in points:
-            raise ConfigError(f"config key scenarios.{scenario} has the object, n, m and "
-                              f"photons of scenarios.{points[point]}: the sweep summary "
-                              "would draw both at one point")
+            raise ConfigError(f"config key scenarios.{scenario} has the "
+                              f"{', '.join(SWEEP_KEYS)} of scenarios.{points[point]}: the "
+                              "sweep summary would draw both at one point")
         points[point] = scenario
     for name, params in config["reconstruction"]["methods"].items():
         key = f"reconstruction.methods.{name}"

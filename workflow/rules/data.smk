@@ -34,7 +34,9 @@ rule synthesize:
         ENV
     threads: 1
     params:
-        size=lambda wildcards: config["synthesis"][f"{wildcards.split}_size"],
+        size=lambda wildcards: scenario_synthesis(config, wildcards.scenario)[
+            f"{wildcards.split}_size"
+        ],
         seed=config["seed"],
         n=scenario_setting("synthesis", "n"),
         m=scenario_setting("synthesis", "m"),
