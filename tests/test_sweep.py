@@ -1,6 +1,7 @@
 """The sweep summary of a multi-scenario run, on hand-made Table 1s."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,18 +11,30 @@ from PIL import Image
 from prbench import stages
 from prbench.report import figures, sweep
 
+#: The regime sweep's committed summary, written before scenarios had a train_size.
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "results" / "sweep" / "sweep"
+
 #: (method, label, group) of the hand-made tables, in table order (not alphabetical).
 ROWS = [("hio", "HIO", "paper"), ("alm", "ALM", "paper"),
         ("hio_sw", "HIO shrink-wrap", "beyond")]
 
+#: The calibration row, appended to ROWS where a test needs it.
+CALIBRATION = ("mean_object", "Mean training object", "calibration")
+
 #: Scenarios, deliberately not in sweep order; photons given as config would give them.
 SCENARIOS = {
-    "complex_1e3": {"object": "complex", "photons": 1000.0, "n": 36, "m": 72},
-    "real_1e3": {"object": "real", "photons": 1e3, "n": 36, "m": 72},
-    "real_noiseless": {"object": "real", "photons": None, "n": 36, "m": 72},
-    "complex_noiseless": {"object": "complex", "photons": None, "n": 36, "m": 72},
-    "real_1e5": {"object": "real", "photons": 100000, "n": 36, "m": 72},
+    "complex_1e3": {"object": "complex", "photons": 1000.0, "n": 36, "m": 72, "train_size": 6000},
+    "real_1e3": {"object": "real", "photons": 1e3, "n": 36, "m": 72, "train_size": 6000},
+    "real_noiseless": {"object": "real", "photons": None, "n": 36, "m": 72, "train_size": 6000},
+    "complex_noiseless": {"object": "complex", "photons": None, "n": 36, "m": 72,
+                          "train_size": 6000},
+    "real_1e5": {"object": "real", "photons": 100000, "n": 36, "m": 72, "train_size": 6000},
 }
+
+#: A learning curve (config/learning.yaml), not in size order; table1 number = position.
+LEARNING = {name: {"object": "real", "photons": None, "n": 36, "m": 72, "train_size": size}
+            for name, size in [("train-24000", 24000), ("train-1500", 1500),
+                               ("train-60000", 60000), ("train-6000", 6000)]}
 
 #: The sweep order the summary must have: real first, noiseless first, photons descending.
 SWEEP_ORDER = ["real_noiseless", "real_1e5", "real_1e3", "complex_noiseless", "complex_1e3"]
@@ -32,11 +45,12 @@ KNOWN = {"mean_mse": 0.23449, "ci_low": 0.20012, "ci_high": 0.27018, "median_mse
 KNOWN_CELL = "0.234 [0.200, 0.270] · 42%"
 
 
-def table1(scenario_number, reverse=False):
+def table1(scenario_number, reverse=False, rows=ROWS):
     """A Table 1 with every column table1.csv has; irregular numbers, so that any
-    recomputation or rounding would show."""
+    recomputation or rounding would show: row j's mean_mse is
+    0.1 (j + 1) + 0.01 scenario_number + 1/3000."""
     records = []
-    for j, (method, label, group) in enumerate(ROWS):
+    for j, (method, label, group) in enumerate(rows):
         mean = 0.1 * (j + 1) + 0.01 * scenario_number + 1 / 3000
         records.append({"method": method, "label": label, "group": group,
                         "images": 10 + scenario_number, "mean_mse": mean,
@@ -66,7 +80,7 @@ def expected_rows(tables):
             row = tables[name].set_index("method").loc[method]
             rows.append([name, given["object"],
                          math.nan if given["photons"] is None else float(given["photons"]),
-                         given["n"], given["m"], method, row["label"], row["group"],
+                         given["n"], given["m"], 6000, method, row["label"], row["group"],
                          row["images"], row["mean_mse"], row["ci_low"], row["ci_high"],
                          row["median_mse"], row["success_rate"]])
     return rows
@@ -79,9 +93,9 @@ def rows_of(frame):
 
 def test_summary_rows_are_the_tables_numbers_in_sweep_order(tables):
     summary = sweep.summarize_sweep(tables, SCENARIOS)
-    assert list(summary.columns) == ["scenario", "object", "photons", "n", "m", "method",
-                                     "label", "group", "images", "mean", "ci_low", "ci_high",
-                                     "median", "success_rate"]
+    assert list(summary.columns) == ["scenario", "object", "photons", "n", "m", "train_size",
+                                     "method", "label", "group", "images", "mean", "ci_low",
+                                     "ci_high", "median", "success_rate"]
     assert rows_of(summary) == rows_of(pd.DataFrame(expected_rows(tables)))
 
 
@@ -137,12 +151,21 @@ def test_different_methods_are_refused_naming_the_scenario_and_methods(tables):
 
 
 def test_incomplete_scenario_parameters_are_named(tables):
-    scenarios = {**SCENARIOS, "real_1e5": {"object": "real", "n": 36, "m": 72}}
+    scenarios = {**SCENARIOS, "real_1e5": {"object": "real", "n": 36, "m": 72,
+                                           "train_size": 6000}}
     with pytest.raises(ValueError, match=r"'real_1e5' lacks synthesis parameters \['photons'\]"):
         sweep.summarize_sweep(tables, scenarios)
     scenarios = {**SCENARIOS, "real_1e5": {**SCENARIOS["real_1e5"], "photons": 0}}
     with pytest.raises(ValueError, match="'real_1e5': photons must be positive"):
         sweep.summarize_sweep(tables, scenarios)
+    given = dict(SCENARIOS["real_1e5"])
+    del given["train_size"]
+    with pytest.raises(ValueError, match=r"'real_1e5' lacks synthesis parameters \['train_size'\]"):
+        sweep.summarize_sweep(tables, {**SCENARIOS, "real_1e5": given})
+    for size in (0, 1500.0, True, "1500"):
+        scenarios = {**SCENARIOS, "real_1e5": {**SCENARIOS["real_1e5"], "train_size": size}}
+        with pytest.raises(ValueError, match="'real_1e5': train_size must be a positive integer"):
+            sweep.summarize_sweep(tables, scenarios)
 
 
 @pytest.mark.parametrize("photons, text", [(math.nan, "noiseless"), (100000.0, "1e5"),
@@ -233,8 +256,8 @@ def test_sixteen_methods_have_distinct_styles():
                            "mean_mse": 0.1, "ci_low": 0.05, "ci_high": 0.2,
                            "median_mse": 0.1, "success_rate": 0.5}
                           for name, label, group in rows])
-    scenarios = {"a": {"object": "real", "photons": None, "n": 36, "m": 72},
-                 "b": {"object": "real", "photons": 1e4, "n": 36, "m": 72}}
+    scenarios = {"a": {"object": "real", "photons": None, "n": 36, "m": 72, "train_size": 60},
+                 "b": {"object": "real", "photons": 1e4, "n": 36, "m": 72, "train_size": 60}}
     figure = sweep.sweep_figure(sweep.summarize_sweep({"a": frame, "b": frame}, scenarios),
                                 success_threshold=0.05)
     handles = figure.legends[0].legend_handles
@@ -256,3 +279,139 @@ def test_saving_the_figure_twice_gives_identical_bytes(tables, tmp_path, monkeyp
         assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
     assert b"CreationDate" not in (runs[0] / "s.pdf").read_bytes()
 
+
+
+def test_regime_sweep_markdown_is_the_committed_reference():
+    reference = pd.read_csv(REFERENCE / "sweep.csv")
+    columns = {"mean": "mean_mse", "median": "median_mse"}
+    tables, scenarios = {}, {}
+    for name, rows in reference.groupby("scenario", sort=False):
+        tables[name] = rows.rename(columns=columns)
+        first = rows.iloc[0]
+        scenarios[name] = {"object": first["object"], "photons": first["photons"],
+                           "n": first["n"], "m": first["m"], "train_size": 4000}
+    text = sweep.sweep_markdown(sweep.summarize_sweep(tables, scenarios), success_threshold=0.05)
+    assert text == (REFERENCE / "sweep.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture()
+def learning_tables():
+    return {name: table1(number, rows=[*ROWS, CALIBRATION])
+            for number, name in enumerate(LEARNING)}
+
+
+def test_learning_curve_summary_is_ordered_by_training_set_size(learning_tables):
+    summary = sweep.summarize_sweep(learning_tables, LEARNING)
+    assert list(summary["scenario"].drop_duplicates()) == [
+        "train-1500", "train-6000", "train-24000", "train-60000"]
+    assert list(summary["train_size"]) == [1500] * 4 + [6000] * 4 + [24000] * 4 + [60000] * 4
+    assert summary["train_size"].dtype == np.int64
+    assert list(summary["method"][:4]) == ["hio", "alm", "hio_sw", "mean_object"]
+
+
+def test_train_size_sorts_after_photons_and_grid(tables):
+    scenarios = {**SCENARIOS, "real_1e3": {**SCENARIOS["real_1e3"], "photons": 1e5,
+                                           "train_size": 1500},
+                 "real_noiseless": {**SCENARIOS["real_noiseless"], "train_size": 24000}}
+    summary = sweep.summarize_sweep(tables, scenarios)
+    assert list(summary["scenario"].drop_duplicates()) == [
+        "real_noiseless", "real_1e3", "real_1e5", "complex_noiseless", "complex_1e3"]
+
+
+def test_learning_curve_markdown_heads_columns_by_training_set_size(learning_tables):
+    text = sweep.sweep_markdown(sweep.summarize_sweep(learning_tables, LEARNING),
+                                success_threshold=0.05)
+    assert "**Real objects, noiseless**" in text and "Complex" not in text
+    assert ("| Method | 1,500 training images | 6,000 training images | "
+            "24,000 training images | 60,000 training images |") in text
+    mean_object = next(line for line in text.splitlines()
+                       if line.startswith("| Mean training object |"))
+    # 1,500 images: table1 number 1, row 3: 0.41 + 1/3000, CI -0.0123..., +0.0235...
+    assert mean_object.split(" | ")[1] == "0.410 [0.398, 0.434] · 24%"
+
+
+def test_markdown_heads_columns_by_budget_and_size_where_both_vary(tables):
+    scenarios = {**SCENARIOS, "real_1e3": {**SCENARIOS["real_1e3"], "photons": 1e5,
+                                           "train_size": 1500},
+                 "real_noiseless": {**SCENARIOS["real_noiseless"], "train_size": 1500}}
+    text = sweep.sweep_markdown(sweep.summarize_sweep(tables, scenarios), success_threshold=0.05)
+    assert ("**Real objects**\n\n| Method | noiseless, 1,500 training images | "
+            "1e5 photons, 1,500 training images | 1e5 photons, 6,000 training images |") in text
+    assert "**Complex objects**\n\n| Method | noiseless | 1e3 photons |" in text
+
+
+def line_data(axis):
+    """(x, y, colour, linestyle, marker) of every line of ``axis``."""
+    return [(list(line.get_xdata()), list(line.get_ydata()), line.get_color(),
+             line.get_linestyle(), line.get_marker()) for line in axis.get_lines()]
+
+
+def test_learning_curve_figure_has_training_set_size_on_x(learning_tables):
+    figure = sweep.sweep_figure(sweep.summarize_sweep(learning_tables, LEARNING),
+                                success_threshold=0.05)
+    assert len(figure.axes) == 2
+    mean_axis, success_axis = figure.axes
+    assert mean_axis.get_title() == "real objects, noiseless"
+    assert success_axis.get_xlabel() == "training images"
+    for axis in (mean_axis, success_axis):
+        assert axis.get_xscale() == "log"
+        assert tick_labels(axis) == ["1,500", "6,000", "24,000", "60,000"]
+        np.testing.assert_allclose(axis.get_xticks(), [1500, 6000, 24000, 60000])
+    lines = line_data(mean_axis)
+    assert len(lines) == 4  # one per method, no noiseless point apart
+    for x, *_ in lines:
+        assert x == [1500, 6000, 24000, 60000]
+    # mean_object (row 3) at 1,500 / 6,000 / 24,000 / 60,000: table1 numbers 1, 3, 0, 2
+    calibration = [line for line in lines if line[2] == "black"]
+    assert len(calibration) == 1
+    _, y, _, linestyle, marker = calibration[0]
+    np.testing.assert_allclose(y, np.array([0.41, 0.43, 0.40, 0.42]) + 1 / 3000)
+    assert (linestyle, marker) == ("--", "None")
+    assert all(line[3] != "--" or line[4] != "None" for line in lines if line[2] != "black")
+    success = [line for line in line_data(success_axis) if line[2] == "black"]
+    np.testing.assert_allclose(success[0][1], 100 * np.array([4, 6, 3, 5]) / 17)
+    handle = figure.legends[0].legend_handles[3]
+    assert handle.get_label() == "Mean training object"
+    assert (handle.get_color(), handle.get_linestyle(), handle.get_marker()) == (
+        "black", "--", "None")
+    figures.save_figure(figure, [])
+
+
+def test_photon_figure_draws_the_calibration_as_a_reference_line():
+    tables = {name: table1(number, rows=[*ROWS, CALIBRATION])
+              for number, name in enumerate(SCENARIOS)}
+    figure = sweep.sweep_figure(sweep.summarize_sweep(tables, SCENARIOS), success_threshold=0.05)
+    real = figure.axes[0]
+    assert real.get_xlabel() == "" and figure.axes[2].get_xlabel() == "expected photons per image"
+    black = [line for line in line_data(real) if line[2] == "black"]
+    # mean_object (row 3) of real_1e3 (number 1), real_1e5 (number 4) and real_noiseless
+    # (number 2, drawn at 1e5 * NOISELESS_FACTOR): the measured budgets, the noiseless point
+    # as a dash, the dotted join, then the noiseless CI bar (its mean and two caps)
+    noiseless = 0.42 + 1 / 3000
+    expected = [([1e3, 1e5], [0.41 + 1 / 3000, 0.44 + 1 / 3000], "--", "None"),
+                ([1e6], [noiseless], "None", "_"),
+                ([1e5, 1e6], [0.44 + 1 / 3000, noiseless], ":", "None"),
+                ([1e6], [noiseless], "None", "None"),
+                ([1e6], [noiseless - 0.0123456789], "None", "_"),
+                ([1e6], [noiseless + 0.0234567891], "None", "_")]
+    assert len(black) == len(expected)
+    for (x, y, _, linestyle, marker), (x_, y_, linestyle_, marker_) in zip(black, expected):
+        np.testing.assert_allclose(x, x_)
+        np.testing.assert_allclose(y, y_)
+        assert (linestyle, marker) == (linestyle_, marker_)
+    figures.save_figure(figure, [])
+
+
+def test_figure_splits_columns_by_training_set_size_where_photons_vary_too(tables):
+    scenarios = {**SCENARIOS, "real_1e3": {**SCENARIOS["real_1e3"], "photons": 1e5,
+                                           "train_size": 1500},
+                 "real_noiseless": {**SCENARIOS["real_noiseless"], "train_size": 1500}}
+    figure = sweep.sweep_figure(sweep.summarize_sweep(tables, scenarios), success_threshold=0.05)
+    assert len(figure.axes) == 6
+    assert [axis.get_title() for axis in figure.axes[:3]] == [
+        "real objects, 1,500 training images", "real objects, 6,000 training images",
+        "complex objects, 6,000 training images"]
+    assert tick_labels(figure.axes[0]) == ["1e5", "noiseless"]
+    assert tick_labels(figure.axes[1]) == ["1e5"]
+    assert figure.axes[3].get_xlabel() == "expected photons per image"
+    figures.save_figure(figure, [])

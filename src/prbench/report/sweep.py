@@ -1,17 +1,18 @@
 """The sweep summary of a multi-scenario run: every scenario's Table 1 side by side.
 
 A scenario is one set of synthesis parameters (object type, expected photons per
-image or None for noiseless, frame n, grid m). The summary has one row per
-(scenario, method) with the numbers of that scenario's Table 1
+image or None for noiseless, frame n, grid m, training-set size). The summary has one
+row per (scenario, method) with the numbers of that scenario's Table 1
 (:func:`prbench.report.table.summarize`), taken as they are; it is rendered as
 Markdown (one table per object type) and as a figure of mean MSE and success rate
-against the photon budget.
+against the photon budget, or against the training-set size for a learning curve.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from numbers import Integral
 
 import matplotlib
 
@@ -22,28 +23,32 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
-__all__ = ["NOISELESS_FACTOR", "OBJECT_ORDER", "SWEEP_COLUMNS", "photon_text",
-           "summarize_sweep", "sweep_figure", "sweep_markdown"]
+__all__ = ["CALIBRATION_STYLE", "NOISELESS_FACTOR", "OBJECT_ORDER", "SWEEP_COLUMNS",
+           "photon_text", "size_text", "summarize_sweep", "sweep_figure", "sweep_markdown"]
 
 #: Object types in summary order.
 OBJECT_ORDER = ("real", "complex")
 
 #: Columns of the summary: the scenario's parameters, then its Table 1 row.
-SWEEP_COLUMNS = ("scenario", "object", "photons", "n", "m", "method", "label", "group",
-                 "images", "mean", "ci_low", "ci_high", "median", "success_rate")
+SWEEP_COLUMNS = ("scenario", "object", "photons", "n", "m", "train_size", "method", "label",
+                 "group", "images", "mean", "ci_low", "ci_high", "median", "success_rate")
 
 #: Table 1 columns the summary takes, and their names in it.
 _TABLE_COLUMNS = {"method": "method", "label": "label", "group": "group", "images": "images",
                   "mean_mse": "mean", "ci_low": "ci_low", "ci_high": "ci_high",
                   "median_mse": "median", "success_rate": "success_rate"}
 
-_PARAMETERS = ("object", "photons", "n", "m")
+_PARAMETERS = ("object", "photons", "n", "m", "train_size")
 
 #: The figure draws the noiseless scenario this factor right of the largest finite budget.
 NOISELESS_FACTOR = 10.0
 
 _LINESTYLES = ("-", "--", "-.", (0, (3, 1, 1, 1, 1, 1)))
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+#: The figure's style of the calibration rows (registry group "calibration", the mean
+#: training object): a reference line, not one more method.
+CALIBRATION_STYLE = {"color": "black", "linestyle": "--", "marker": "None"}
 
 
 def _photons(name: str, value) -> float:
@@ -57,10 +62,19 @@ def _photons(name: str, value) -> float:
     return photons
 
 
+def _train_size(name: str, value) -> int:
+    """The training-set size (images), a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"scenario {name!r}: train_size must be a positive integer, "
+                         f"got {value!r}")
+    return int(value)
+
+
 def _sort_key(parameters: Mapping) -> tuple:
     photons = parameters["photons"]
     return (OBJECT_ORDER.index(parameters["object"]), 0 if math.isnan(photons) else 1,
-            0.0 if math.isnan(photons) else -photons, parameters["n"], parameters["m"])
+            0.0 if math.isnan(photons) else -photons, parameters["n"], parameters["m"],
+            parameters["train_size"])
 
 
 def summarize_sweep(tables: Mapping[str, pd.DataFrame],
@@ -69,9 +83,10 @@ def summarize_sweep(tables: Mapping[str, pd.DataFrame],
 
     tables[scenario]: that scenario's Table 1 (table1.csv as a DataFrame);
     scenarios[scenario]: its synthesis parameters ``object`` ("real" or "complex"),
-    ``photons`` (expected photons per image, None: noiseless), ``n``, ``m``.
-    Rows are ordered by object type (real first), photons descending with noiseless
-    first, then in the method order of the tables; the numbers are the tables' own
+    ``photons`` (expected photons per image, None: noiseless), ``n``, ``m``,
+    ``train_size`` (training images). Rows are ordered by object type (real first),
+    photons descending with noiseless first, n, m, train_size ascending, then in the
+    method order of the tables; the numbers are the tables' own
     (``mean`` is ``mean_mse``, ``median`` is ``median_mse``). Every scenario must
     have a table with the same set of methods.
     """
@@ -89,7 +104,8 @@ def summarize_sweep(tables: Mapping[str, pd.DataFrame],
             raise ValueError(f"scenario {name!r}: object must be one of {OBJECT_ORDER}, "
                              f"got {given['object']!r}")
         parameters[name] = {"object": given["object"], "photons": _photons(name, given["photons"]),
-                            "n": int(given["n"]), "m": int(given["m"])}
+                            "n": int(given["n"]), "m": int(given["m"]),
+                            "train_size": _train_size(name, given["train_size"])}
     order = sorted(parameters, key=lambda name: _sort_key(parameters[name]))
     blocks, methods = [], None
     for name in order:
@@ -116,8 +132,9 @@ def summarize_sweep(tables: Mapping[str, pd.DataFrame],
             block.insert(0, key, value)
         block.insert(0, "scenario", name)
         blocks.append(block)
-    summary = pd.concat(blocks, ignore_index=True)
-    return summary.astype({"photons": float, "n": int, "m": int})[list(SWEEP_COLUMNS)]
+    summary = pd.concat(blocks, ignore_index=True).astype(
+        {"photons": float, "n": int, "m": int, "train_size": int})
+    return summary[list(SWEEP_COLUMNS)]
 
 
 def photon_text(photons: float) -> str:
@@ -128,6 +145,16 @@ def photon_text(photons: float) -> str:
     if exponent < 3:
         return f"{photons:g}"
     return f"{photons / 10 ** exponent:.3g}e{exponent}"
+
+
+def size_text(train_size: int) -> str:
+    """A training-set size as text: "1,500 training images"."""
+    return f"{train_size:,} training images"
+
+
+def _budget_text(photons: float) -> str:
+    """A photon budget as a heading: "1e5 photons", "noiseless"."""
+    return "noiseless" if pd.isna(photons) else f"{photon_text(photons)} photons"
 
 
 def _scenarios(summary: pd.DataFrame) -> pd.DataFrame:
@@ -141,9 +168,13 @@ def _cell(row: pd.Series) -> str:
 
 
 def sweep_markdown(summary: pd.DataFrame, *, success_threshold: float) -> str:
-    """Markdown: per object type, one row per method (label) and one column per scenario
-    (its photon budget; the scenario's name added where two budgets coincide), each cell
-    ``mean [95% CI] · success rate``; ``summary`` as from :func:`summarize_sweep`."""
+    """Markdown: per object type, one row per method (label) and one column per scenario,
+    each cell ``mean [95% CI] · success rate``; ``summary`` as from :func:`summarize_sweep`.
+
+    A column is headed by its photon budget or, where the object type's scenarios differ
+    in train_size, by its training-set size (by both where both differ; a budget they
+    share then follows the object type), the scenario's name added where headers coincide.
+    """
     scenarios = _scenarios(summary)
     grids = scenarios[["n", "m"]].drop_duplicates()
     if len(grids) == 1:
@@ -158,12 +189,17 @@ def sweep_markdown(summary: pd.DataFrame, *, success_threshold: float) -> str:
         if block.empty:
             continue
         columns = scenarios[scenarios["object"] == kind]
-        budgets = [photon_text(photons) for photons in columns["photons"]]
-        headers = [f"{budget} photons" if budget != "noiseless" else budget
-                   for budget in budgets]
-        headers = [f"{header} ({name})" if budgets.count(budget) > 1 else header
-                   for header, budget, name in zip(headers, budgets, columns["scenario"])]
-        lines += [f"**{kind.capitalize()} objects**", "",
+        title = f"{kind.capitalize()} objects"
+        headers = [_budget_text(photons) for photons in columns["photons"]]
+        if columns["train_size"].nunique() > 1:
+            sizes = [size_text(size) for size in columns["train_size"]]
+            if len(set(headers)) > 1:
+                headers = [f"{budget}, {size}" for budget, size in zip(headers, sizes)]
+            else:
+                title, headers = f"{title}, {headers[0]}", sizes
+        headers = [f"{header} ({name})" if headers.count(header) > 1 else header
+                   for header, name in zip(headers, columns["scenario"])]
+        lines += [f"**{title}**", "",
                   "| Method | " + " | ".join(headers) + " |",
                   "| --- |" + " ---: |" * len(headers)]
         for method in block["method"].drop_duplicates():
@@ -174,84 +210,123 @@ def sweep_markdown(summary: pd.DataFrame, *, success_threshold: float) -> str:
     return "\n".join(lines)
 
 
-def _panels(scenarios: pd.DataFrame) -> list[tuple[str, int, int]]:
-    """(object, n, m) of each figure column: real first, then by n and m; a budget that
-    two scenarios of one column share is refused."""
-    keys = sorted(set(zip(scenarios["object"], scenarios["n"], scenarios["m"])),
-                  key=lambda key: (OBJECT_ORDER.index(key[0]), key[1], key[2]))
-    for kind, n, m in keys:
-        panel = scenarios[(scenarios["object"] == kind) & (scenarios["n"] == n)
-                          & (scenarios["m"] == m)]
-        shared = panel["photons"].fillna(-1.0).duplicated(keep=False)
+def _x_variable(scenarios: pd.DataFrame) -> str:
+    """The figure's x axis: "train_size" where the run's scenarios differ in train_size
+    and share one photon budget (a learning curve), else "photons"."""
+    learning = (scenarios["train_size"].nunique() > 1
+                and scenarios["photons"].nunique(dropna=False) == 1)
+    return "train_size" if learning else "photons"
+
+
+def _panels(scenarios: pd.DataFrame, x: str) -> list[tuple[tuple, list[str]]]:
+    """The figure's columns, each ((object, n, m, value of the sweep variable not on x),
+    its scenarios): real first, then by n, m and that value; an x value that two
+    scenarios of one column share is refused."""
+    other = "train_size" if x == "photons" else "photons"
+    ranked = scenarios.assign(rank=scenarios["object"].map(OBJECT_ORDER.index),
+                              value=scenarios[other].fillna(-1.0))
+    panels = []
+    for _, panel in ranked.groupby(["rank", "n", "m", "value"]):
+        key = tuple(panel[["object", "n", "m", other]].iloc[0])
+        shared = panel[x].fillna(-1.0).duplicated(keep=False)
         if shared.any():
-            raise ValueError(f"scenarios {list(panel['scenario'][shared])} share a photon "
-                             f"budget for {kind} objects, n = {n}, m = {m}; the figure cannot "
-                             "tell them apart")
-    return keys
+            kind, n, m, value = key
+            what, value_text = (("photon budget", size_text(value)) if x == "photons"
+                                else ("training-set size", _budget_text(value)))
+            raise ValueError(f"scenarios {list(panel['scenario'][shared])} share a {what} for "
+                             f"{kind} objects, n = {n}, m = {m}, {value_text}; the figure "
+                             "cannot tell them apart")
+        panels.append((key, list(panel["scenario"])))
+    return panels
+
+
+def _positions(block: pd.DataFrame, x: str) -> tuple[pd.Series, list[float], list[str]]:
+    """Each row's x position, the ticks and their labels: training-set sizes, or photon
+    budgets with the noiseless scenario :data:`NOISELESS_FACTOR` right of the largest
+    finite budget."""
+    if x == "train_size":
+        sizes = sorted(block["train_size"].unique())
+        return block["train_size"].astype(float), sizes, [f"{size:,}" for size in sizes]
+    finite = sorted(block["photons"].dropna().unique())
+    noiseless_x = finite[-1] * NOISELESS_FACTOR if finite else 1.0
+    ticks, labels = finite, [photon_text(photons) for photons in finite]
+    if block["photons"].isna().any():
+        ticks, labels = [*ticks, noiseless_x], [*labels, "noiseless"]
+    return block["photons"].fillna(noiseless_x), ticks, labels
 
 
 def sweep_figure(summary: pd.DataFrame, *, success_threshold: float) -> plt.Figure:
-    """Mean MSE (95% CI band) and success rate against the photon budget (log x).
+    """Mean MSE (95% CI band) and success rate against the photon budget or, for a
+    learning curve (scenarios that differ in train_size and share one photon budget),
+    against the training-set size; log x.
 
-    Two rows of panels, one column per object type (per object type and (n, m) where
-    the sweep varies n or m); one line per method. The noiseless scenario is drawn
-    :data:`NOISELESS_FACTOR` right of the largest finite budget, joined by a dotted
-    line, at a tick labelled "noiseless". ``summary`` as from :func:`summarize_sweep`.
+    Two rows of panels, one column per object type, split further by (n, m) and by
+    train_size where those vary (a run that varies both photons and train_size gets one
+    column per training-set size, x the budget); one line per method, the calibration
+    rows as :data:`CALIBRATION_STYLE` reference lines. The noiseless scenario of a photon
+    axis is drawn :data:`NOISELESS_FACTOR` right of the largest finite budget, joined by
+    a dotted line, at a tick labelled "noiseless". ``summary`` as from
+    :func:`summarize_sweep`.
     """
     scenarios = _scenarios(summary)
-    panels = _panels(scenarios)
-    several_grids = len({(n, m) for _, n, m in panels}) > 1
+    x_name = _x_variable(scenarios)
+    panels = _panels(scenarios, x_name)
+    several_grids = len({key[1:3] for key, _ in panels}) > 1
+    show_other = x_name == "train_size" or len({key[3] for key, _ in panels}) > 1
+    other_text = size_text if x_name == "photons" else _budget_text
     methods = list(summary["method"].drop_duplicates())
-    labels = summary.drop_duplicates("method").set_index("method")["label"]
+    rows_of_method = summary.drop_duplicates("method").set_index("method")
+    labels, groups = rows_of_method["label"], rows_of_method["group"]
     colours = plt.get_cmap("tab20").colors
     styles = {method: {"color": colours[i % len(colours)],
                        "linestyle": _LINESTYLES[i % len(_LINESTYLES)],
                        "marker": _MARKERS[i % len(_MARKERS)]}
-              for i, method in enumerate(methods)}
+              for i, method in enumerate(m for m in methods if groups[m] != "calibration")}
+    styles.update({method: CALIBRATION_STYLE for method in methods if method not in styles})
     figure, axes = plt.subplots(2, len(panels), squeeze=False, sharey="row",
                                 figsize=(4.2 * len(panels), 6.4))
-    for column, (kind, n, m) in enumerate(panels):
-        block = summary[(summary["object"] == kind) & (summary["n"] == n) & (summary["m"] == m)]
-        finite = np.sort(block["photons"].dropna().unique())
-        has_noiseless = bool(block["photons"].isna().any())
-        noiseless_x = finite[-1] * NOISELESS_FACTOR if len(finite) else 1.0
-        block = block.assign(x=block["photons"].fillna(noiseless_x)).sort_values("x")
+    for column, ((kind, n, m, other), names) in enumerate(panels):
+        block = summary[summary["scenario"].isin(names)]
+        positions, ticks, tick_labels = _positions(block, x_name)
+        detached = block["photons"].isna() & (x_name == "photons")  # noiseless, set apart
+        has_detached = bool(detached.any())
+        block = block.assign(x=positions, detached=detached).sort_values("x")
         for method in methods:
             rows = block[block["method"] == method]
-            measured, noiseless = rows[rows["photons"].notna()], rows[rows["photons"].isna()]
+            measured, apart = rows[~rows["detached"]], rows[rows["detached"]]
             style, x, split = styles[method], rows["x"].to_numpy(), len(measured)
             for axis, values in ((axes[0, column], rows["mean"].to_numpy()),
                                  (axes[1, column], 100 * rows["success_rate"].to_numpy())):
                 if split:
                     axis.plot(x[:split], values[:split], markersize=4, linewidth=1.2, **style)
-                if has_noiseless:
+                if has_detached:  # a style without markers (calibration) shows a dash here
                     axis.plot(x[split:], values[split:], markersize=4, linestyle="none",
-                              color=style["color"], marker=style["marker"])
-                if split and has_noiseless:
+                              color=style["color"],
+                              marker=style["marker"] if style["marker"] != "None" else "_")
+                if split and has_detached:
                     axis.plot(x[split - 1:], values[split - 1:], linestyle=":", linewidth=1.0,
                               color=style["color"])
             axes[0, column].fill_between(measured["x"], measured["ci_low"], measured["ci_high"],
                                          color=style["color"], alpha=0.08, linewidth=0)
-            if has_noiseless:
+            if has_detached:
                 axes[0, column].errorbar(
-                    noiseless["x"], noiseless["mean"],
-                    yerr=[noiseless["mean"] - noiseless["ci_low"],
-                          noiseless["ci_high"] - noiseless["mean"]],
+                    apart["x"], apart["mean"],
+                    yerr=[apart["mean"] - apart["ci_low"], apart["ci_high"] - apart["mean"]],
                     linestyle="none", color=style["color"], alpha=0.5, capsize=2)
-        ticks = [*finite, noiseless_x] if has_noiseless else list(finite)
         for axis in axes[:, column]:
             axis.set_xscale("log")
             axis.xaxis.set_minor_locator(NullLocator())
-            axis.set_xticks(ticks, [photon_text(x) for x in finite]
-                            + ["noiseless"] * has_noiseless)
+            axis.set_xticks(ticks, tick_labels)
             axis.set_xlim(min(ticks) / 2, max(ticks) * 2)
-            if len(finite) and has_noiseless:
-                axis.axvline(np.sqrt(finite[-1] * noiseless_x), color="0.75", linestyle=":",
+            if has_detached and len(ticks) > 1:
+                axis.axvline(np.sqrt(ticks[-2] * ticks[-1]), color="0.75", linestyle=":",
                              linewidth=0.8)
             axis.grid(True, which="major", alpha=0.3)
-        title = f"{kind} objects" + (f", n = {n}, m = {m}" if several_grids else "")
-        axes[0, column].set_title(title, fontsize=9)
-        axes[1, column].set_xlabel("expected photons per image")
+        title = [f"{kind} objects", *[f"n = {n}, m = {m}"] * several_grids,
+                 *[other_text(other)] * show_other]
+        axes[0, column].set_title(", ".join(title), fontsize=9)
+        axes[1, column].set_xlabel("expected photons per image" if x_name == "photons"
+                                   else "training images")
     axes[0, 0].set_ylabel("mean MSE (95% CI)")
     axes[0, 0].set_ylim(bottom=0)
     axes[1, 0].set_ylabel(f"success rate (MSE < {success_threshold:g}), %")

@@ -22,8 +22,8 @@ def summarize_sweep(*, tables: dict[str, str | Path], scenarios: dict[str, dict[
     """The sweep summary of a multi-scenario run (:mod:`prbench.report.sweep`): ``tables``:
     scenario -> its Table 1 CSV, each checked to hold the planned ``methods`` on
     ``test_images`` images (:func:`prbench.report.table.read_table`); ``scenarios``:
-    scenario -> its synthesis parameters (object, photons, n, m). Writes the summary CSV,
-    its Markdown and its figure."""
+    scenario -> its synthesis parameters (object, photons, n, m, train_size). Writes the
+    summary CSV, its Markdown and its figure."""
     summary = sweep.summarize_sweep(
         {name: table.read_table(path, methods=methods, images=test_images)
          for name, path in tables.items()}, scenarios)
