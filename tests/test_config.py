@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from prbench.config import (ConfigError, check, check_values, scenario_config,
-                            scenario_synthesis)
+                            scenario_synthesis, owners_of_test_splits)
 from prbench.registry import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,11 +41,14 @@ def test_shipped_config_validates_alone(path):
                          ids=lambda path: path.name)
 def test_shipped_config_states_every_key_the_default_states(path):
     """Where a config has a section (a method, a model, the denoiser), it sets every key that
-    config/config.yaml sets there: nothing is left to come from elsewhere unseen."""
+    config/config.yaml sets there: nothing is left to come from elsewhere unseen (scenario
+    names are each config's own)."""
     default, config = load(ROOT / "config" / "config.yaml"), load(path)
     present = dotted_keys(config)
     missing = set()
     for key in dotted_keys(default):
+        if key.startswith("scenarios."):
+            continue
         parts = key.split(".")
         parent = config
         for part in parts[:-1]:
@@ -146,7 +149,9 @@ def test_schema_checks_the_stopping_test(stopping, message):
 @pytest.mark.parametrize("change, named", [
     (lambda c: c["scenarios"].update(small={"m": 60}), "scenarios.small.m: m = 60"),
     (lambda c: c["scenarios"].update(again={"object": "real"}),
-     "scenarios.again has the object, n, m and photons of scenarios.noiseless"),
+     "scenarios.again has the object, n, m, photons, train_size of scenarios.noiseless"),
+    (lambda c: c["scenarios"].update(same={"train_size": c["synthesis"]["train_size"]}),
+     "scenarios.same has the object, n, m, photons, train_size of scenarios.noiseless"),
     (lambda c: c.update(scenarios={}), "scenarios must list at least one scenario"),
     (lambda c: c.update(scenarios={"sweep": {}}), "scenarios.sweep: the name is reserved"),
 ])
@@ -159,7 +164,9 @@ def test_scenario_errors_name_the_scenario(change, named):
 
 @pytest.mark.parametrize("scenarios, message", [
     ({"sweep": {}}, "does not match"), ({"a/b": {}}, "does not match"),
-    ({"x": {"train_size": 5}}, "'train_size' was unexpected"),
+    ({"x": {"train_sizes": 5}}, "'train_sizes' was unexpected"),
+    ({"x": {"train_size": 60001}}, "60001 is greater than the maximum of 60000"),
+    ({"x": {"test_size": 5}}, "'test_size' was unexpected"),
     ({"x": {"photons": 0}}, "less than or equal to the minimum of 0"),
 ])
 def test_schema_checks_scenario_names_and_overrides(scenarios, message):
@@ -184,6 +191,18 @@ def test_a_scenario_overrides_only_its_keys_of_the_synthesis():
     assert config == original  # nothing was changed in place
     with pytest.raises(ConfigError, match="unknown scenario 'other'"):
         scenario_synthesis(config, "other")
+
+
+def test_scenarios_that_differ_only_in_training_size_share_their_test_set():
+    config = copy.deepcopy(base())
+    config["scenarios"] = {"small": {"train_size": 100}, "noisy": {"photons": 1.0e6},
+                           "large": {"train_size": 400}, "noisy-large": {
+                               "photons": 1.0e6, "train_size": 400},
+                           "frame": {"n": 30, "m": 60, "train_size": 100}}
+    assert owners_of_test_splits(config) == {"small": "small", "noisy": "noisy", "large": "small",
+                                       "noisy-large": "noisy", "frame": "frame"}
+    config["scenarios"]["large"]["phase_std_rad"] = 0.5  # any other key makes its own
+    assert owners_of_test_splits(config)["large"] == "large"
 
 
 @pytest.mark.parametrize("text, named", [

@@ -88,18 +88,22 @@ def test_default_run_reproduces_its_reference(mode):
     compare(results / "provenance.json", results / "tables", REFERENCE / DEFAULT / "tables", mode)
 
 
-SWEEP = ROOT / "results" / "sweep"
+SUMMARISED_RUNS = {"sweep": "config/sweep.yaml, about 45 minutes on 2 cores",
+                   "learning": "config/learning.yaml, about 80 minutes on 2 cores"}
 
 
-@pytest.mark.skipif(not (SWEEP / "sweep" / "sweep.csv").exists(),
-                    reason="no sweep run here: `snakemake --configfile config/sweep.yaml` first "
-                           "(about 45 minutes on 2 cores)")
-def test_sweep_run_reproduces_its_reference():
+@pytest.mark.parametrize("run", SUMMARISED_RUNS)
+def test_summarised_run_reproduces_its_reference(run):
+    """A multi-scenario run's summary and every scenario's tables, exactly (same machine)."""
+    results = ROOT / "results" / run
+    if not (results / "sweep" / "sweep.csv").exists():
+        pytest.skip(f"no {run} run here: `snakemake --configfile config/{run}.yaml` first "
+                    f"({SUMMARISED_RUNS[run]})")
     for name in ("sweep.csv", "sweep.md"):
-        assert (SWEEP / "sweep" / name).read_text() == (
-            REFERENCE / "sweep" / "sweep" / name).read_text(), name
-    scenarios = [path.name for path in (REFERENCE / "sweep").iterdir()
+        assert (results / "sweep" / name).read_text() == (
+            REFERENCE / run / "sweep" / name).read_text(), name
+    scenarios = [path.name for path in (REFERENCE / run).iterdir()
                  if path.name not in ("sweep", "README.md")]
     assert len(scenarios) >= 4
     for scenario in scenarios:
-        assert_same_tables(SWEEP / scenario / "tables", REFERENCE / "sweep" / scenario / "tables")
+        assert_same_tables(results / scenario / "tables", REFERENCE / run / scenario / "tables")

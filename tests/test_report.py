@@ -12,11 +12,13 @@ from PIL import Image
 from prbench.data import synth
 from prbench.geometry import Geometry
 from prbench.io import CorruptFileError, save_npz
-from prbench.physics import conjugate_flip, pad
+from prbench.metrics import symmetric_mse
+from prbench.physics import conjugate_flip, forward, pad
 from prbench.report import figures, table
 from prbench.report.diagnostics import network_diagnostics
 from prbench.report.scores import read_scores, score_method
 from prbench.shards import load_shards, save_shard
+from prbench.stages.report import validation_calibration
 
 
 G = Geometry(n=36, m=72)
@@ -204,6 +206,18 @@ def test_figures_are_written(tmp_path):
     assert (tmp_path / "d.png").stat().st_size > 1000 and (tmp_path / "t.png").is_file()
 
 
+def test_training_curves_draw_each_u_nets_validation_mse_against_the_mean_object():
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]})
+    unet = history.assign(val_symmetric_mse=[0.4, 0.3])
+    figure = figures.training_curves({"passive": unet, "denoiser": history}, calibration=0.35)
+    passive, denoiser = figure.axes[2:]
+    validation, level = passive.get_lines()
+    assert list(validation.get_ydata()) == [0.4, 0.3]
+    assert list(level.get_ydata()) == [0.35, 0.35] and level.get_linestyle() == "--"
+    assert not denoiser.axison
+    assert len(figures.training_curves({"passive": unet}).axes) == 1
+
+
 def is_valid_pdf(data):
     """A PDF header and trailer whose startxref points at the cross-reference table."""
     match = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", data)
@@ -236,14 +250,43 @@ def test_network_diagnostics_marks_the_kept_epoch():
                             "val_symmetric_mse": [0.41, 0.32, 0.35],
                             "val_border_fraction": [0.2, 0.05, 0.1],
                             "images_per_s": [100.0, 110.0, 120.0]})
-    text = network_diagnostics({"passive U-Net": history}, truth_border=0.0112)
+    text = network_diagnostics({"passive U-Net": history}, truth_border=0.0112,
+                               calibration=0.35)
     assert "1.12% of the energy" in text and "(kept: epoch 2" in text
+    assert "mean training object scores a validation MSE of 0.3500" in text
     rows = [line for line in text.splitlines() if line.startswith("| ")][2:]
-    assert rows == ["| 1 | 0.5000 | 0.4100 | 20.00% | 100 |",
-                    "| 2 (kept) | 0.3000 | 0.3200 | 5.00% | 110 |",
-                    "| 3 | 0.4000 | 0.3500 | 10.00% | 120 |"]
+    assert rows == ["| 1 | 0.5000 | 0.4100 | +0.0600 | 20.00% | 100 |",
+                    "| 2 (kept) | 0.3000 | 0.3200 | -0.0300 | 5.00% | 110 |",
+                    "| 3 | 0.4000 | 0.3500 | +0.0000 | 10.00% | 120 |"]
     with pytest.raises(ValueError, match="lacks columns"):
-        network_diagnostics({"denoiser": history.drop(columns="val_border_fraction")}, 0.01)
+        network_diagnostics({"denoiser": history.drop(columns="val_border_fraction")}, 0.01,
+                            calibration=0.35)
+
+
+def test_the_calibration_level_is_the_training_parts_mean_object_on_validation_images(
+        tmp_path):
+    """Six identical training objects A and two validation objects, A shifted (error 0
+    against the mean object A) and another image B: the level is half B's error against A,
+    which a mean taken over the validation objects too would not give."""
+    rng = np.random.default_rng(0)
+    image, other = rng.random((2, 28, 28))
+    x = np.zeros((8, 36, 36), np.complex64)
+    x[:6, :28, :28] = image
+    x[6, 5:33, 3:31] = image
+    x[7, 8:, 8:] = other
+    y = forward(torch.from_numpy(x), 72).numpy()
+    count = len(x)
+    synth.SynthesizedSet(x=x, y=y, offsets=np.zeros((count, 2), np.int64),
+                         flips=np.zeros(count, bool), labels=np.zeros(count, np.int64),
+                         base_index=np.arange(count), meta={
+                             "split": "train", "seed": 0, "n": 36, "m": 72,
+                             "object_kind": "real", "phase_smoothing_px": 4.0,
+                             "phase_std_rad": 1.0}).save(tmp_path / "train.npz")
+    truths, level = validation_calibration(tmp_path / "train.npz", validation_fraction=0.25)
+    np.testing.assert_array_equal(truths.numpy(), x[6:])
+    mean_object = torch.from_numpy(x[:1])
+    expected = symmetric_mse(torch.from_numpy(x[7:]), mean_object, Geometry(36, 72)).item() / 2
+    assert expected > 0.01 and level == pytest.approx(expected, abs=1e-9)
 
 
 def scores_frame(methods=("hio", "alm"), images=4):

@@ -17,7 +17,7 @@ from typing import Any
 from .registry import METHODS, SUPPORT_SELECTORS
 
 __all__ = ["ConfigError", "PHOTONS_PER_PIXEL_FLOOR", "SUMMARY_FOLDER", "SWEEP_KEYS", "check",
-           "check_values", "scenario_config", "scenario_synthesis"]
+           "check_values", "scenario_config", "scenario_synthesis", "owners_of_test_splits"]
 
 #: The least photon budget a scenario may ask for, in expected photons per measured pixel
 #: (photons per image / m^2): below one photon per pixel most pixels count nothing.
@@ -45,6 +45,21 @@ def scenario_synthesis(config: dict[str, Any], scenario: str) -> dict[str, Any]:
         raise ConfigError(f"unknown scenario {scenario!r}; config key scenarios lists "
                           f"{sorted(config['scenarios'])}")
     return {**config["synthesis"], **(config["scenarios"][scenario] or {})}
+
+
+def owners_of_test_splits(config: dict[str, Any]) -> dict[str, str]:
+    """{scenario: the first scenario, in config order, whose synthesis equals its own except
+    for ``train_size``}. Such scenarios draw the same test split (it depends on the seed and
+    the synthesis alone, :func:`prbench.data.synth.synthesize`), so the workflow synthesizes
+    it, and runs every method that needs nothing trained, once, in the owner's folder."""
+    owners: dict[str, str] = {}
+    first: dict[tuple, str] = {}  # test synthesis -> the scenario that owns it
+    for scenario in config["scenarios"]:
+        test_synthesis = tuple(sorted((key, value) for key, value in
+                                      scenario_synthesis(config, scenario).items()
+                                      if key != "train_size"))
+        owners[scenario] = first.setdefault(test_synthesis, scenario)
+    return owners
 
 
 def scenario_config(config: dict[str, Any], scenario: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from prbench.config import SUMMARY_FOLDER, scenario_config, scenario_synthesis
+from prbench.config import owners_of_test_splits
 from prbench.config import check as check_config
 from prbench.io import RERUN_VARIABLE, WORKDIR_VARIABLE
 from prbench.registry import METHODS, SUPPORT_SELECTORS
@@ -119,9 +120,57 @@ SELECTED = [model for model in MODELS if f"support/{model}.json" in NEEDED]
 # The decoded Fashion-MNIST of the configured source: one file per source, shared by
 # every run (its rule has no run-dependent parameters).
 FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
-# The splits this run synthesizes: the test split always, the train split when a network
-# is trained or a method reads it.
-SPLITS = ["test"] + (["train"] if TRAINED or "data/train.npz" in NEEDED else [])
+# Scenarios that differ only in train_size share their test split: the first of them (its
+# owner) synthesizes it and runs every method that needs nothing trained; the others read
+# those rows from the owner's folder (prbench.config.owners_of_test_splits).
+OWNERS = owners_of_test_splits(config)
+TRAINING_FREE = [method for method in ALL_METHODS if not METHODS[method].needs()]
+
+
+def owns_test_set(scenario):
+    return OWNERS[scenario] == scenario
+
+
+def splits(scenario):
+    """The splits a scenario synthesizes: the test split if it owns it, the train split
+    when a network is trained or a method reads it."""
+    return (["test"] if owns_test_set(scenario) else []) + (
+        ["train"] if TRAINED or "data/train.npz" in NEEDED else []
+    )
+
+
+def methods_run_in(scenario):
+    """The methods whose shards and scores a scenario computes itself."""
+    return [
+        method
+        for method in ALL_METHODS
+        if method not in TRAINING_FREE or owns_test_set(scenario)
+    ]
+
+
+def method_folder(scenario, method):
+    """The scenario folder that holds ``method``'s shards, scores and aligned
+    reconstructions for ``scenario``: its test set's owner for a training-free method."""
+    owner = OWNERS[scenario] if method in TRAINING_FREE else scenario
+    return f"results/{RUN}/{owner}"
+
+
+def test_set(wildcards):
+    """The test split of the job's scenario (its owner's file)."""
+    return f"results/{RUN}/{OWNERS[wildcards.scenario]}/data/test.npz"
+
+
+def method_files(kind, extension):
+    """An input function: every configured method's ``<kind>/<method>.<extension>`` for
+    the job's scenario, in ALL_METHODS order, from the folder that computes it."""
+
+    def files(wildcards):
+        return [
+            f"{method_folder(wildcards.scenario, method)}/{kind}/{method}.{extension}"
+            for method in ALL_METHODS
+        ]
+
+    return files
 
 
 def gpu_jobs(device):
@@ -135,7 +184,7 @@ def reconstruction_inputs(wildcards):
     network and selected support, its denoiser, or the training split)."""
     folder = RESULTS.format(scenario=wildcards.scenario)
     needs = METHODS[wildcards.method].needs()
-    return {"test": f"{folder}/data/test.npz"} | {
+    return {"test": test_set(wildcards)} | {
         role: f"{folder}/{path}" for role, path in needs.items()
     }
 
@@ -164,47 +213,43 @@ def scenario_setting(*keys):
     return setting
 
 
-def run_benchmarks():
-    """{rule: its jobs' benchmark files} for every job of this run except `provenance`,
-    which reads them all (its time record cannot include itself). The shared Fashion-MNIST
-    decoding (resources/) belongs to no run. The planning fails (check_benchmarks()) if
-    any of the workflow's rules is missing here."""
+def run_benchmarks(scenario):
+    """{rule: its jobs' benchmark files} for every job of ``scenario`` except `provenance`,
+    which reads them all (its time record cannot include itself); the training-free rows
+    it reads from its test set's owner are timed there. The shared Fashion-MNIST decoding
+    (resources/) belongs to no run. The planning fails (check_benchmarks()) if any of the
+    workflow's rules is missing here."""
+    folder = f"{RESULTS.format(scenario=scenario)}/benchmarks"
+    methods = methods_run_in(scenario)
     jobs = {
-        "synthesize": per_scenario(
-            f"{RESULTS}/benchmarks/synthesize_{{split}}.tsv", split=SPLITS
-        ),
-        **{
-            f"train_{model}": [f"{RESULTS}/benchmarks/train_{model}.tsv"]
-            for model in TRAINED
-        },
-        "reconstruct": per_scenario(
-            f"{RESULTS}/benchmarks/reconstruct_{{method}}_shard{{shard}}.tsv",
-            method=ALL_METHODS,
-            shard=SHARDS,
-        ),
-        "score": per_scenario(
-            f"{RESULTS}/benchmarks/score_{{method}}.tsv", method=ALL_METHODS
-        ),
-        "table": [f"{RESULTS}/benchmarks/table.tsv"],
-        "figures": [f"{RESULTS}/benchmarks/figures.tsv"],
+        "synthesize": [f"{folder}/synthesize_{split}.tsv" for split in splits(scenario)],
+        **{f"train_{model}": [f"{folder}/train_{model}.tsv"] for model in TRAINED},
+        "reconstruct": [
+            f"{folder}/reconstruct_{method}_shard{shard}.tsv"
+            for method in methods
+            for shard in SHARDS
+        ],
+        "score": [f"{folder}/score_{method}.tsv" for method in methods],
+        "table": [f"{folder}/table.tsv"],
+        "figures": [f"{folder}/figures.tsv"],
     }
     if TRAINED:
-        jobs["training_curves"] = [f"{RESULTS}/benchmarks/training_curves.tsv"]
+        jobs["training_curves"] = [f"{folder}/training_curves.tsv"]
     if MODELS:
-        jobs["network_diagnostics"] = [f"{RESULTS}/benchmarks/network_diagnostics.tsv"]
+        jobs["network_diagnostics"] = [f"{folder}/network_diagnostics.tsv"]
     if SELECTED:
-        jobs["select_support"] = per_scenario(
-            f"{RESULTS}/benchmarks/select_support_{{model}}.tsv", model=SELECTED
-        )
-        jobs["support_table"] = [f"{RESULTS}/benchmarks/support_table.tsv"]
-    return jobs
+        jobs["select_support"] = [
+            f"{folder}/select_support_{model}.tsv" for model in SELECTED
+        ]
+        jobs["support_table"] = [f"{folder}/support_table.tsv"]
+    return {rule: paths for rule, paths in jobs.items() if paths}
 
 
 def check_benchmarks(rules):
     """Every rule but `all` writes a benchmark record, and every rule whose record lies in
     a scenario's folder is in run_benchmarks(), so that the scenario's time record
     (provenance.json, tables/timings.md) leaves no job out."""
-    covered = set(run_benchmarks()) | {"provenance"}
+    covered = {rule for name in SCENARIOS for rule in run_benchmarks(name)} | {"provenance"}
     unrecorded = [
         each.name for each in rules if each.name != "all" and not each.benchmark
     ]
@@ -243,7 +288,7 @@ def scenario_outputs():
 
 def sweep_parameters():
     """{scenario: its synthesis parameters that the sweep summary shows}."""
-    keys = ("object", "photons", "n", "m")
+    keys = ("object", "photons", "n", "m", "train_size")
     return {
         name: {key: scenario_synthesis(config, name)[key] for key in keys}
         for name in SCENARIOS
@@ -254,13 +299,8 @@ def scenario_benchmarks():
     """{scenario: {rule: its jobs' benchmark files}}: every job of every scenario,
     its provenance job included (for the whole run's time record)."""
     return {
-        name: {
-            stage: [path.format(scenario=name) for path in paths]
-            for stage, paths in (
-                run_benchmarks()
-                | {"provenance": [f"{RESULTS}/benchmarks/provenance.tsv"]}
-            ).items()
-        }
+        name: run_benchmarks(name)
+        | {"provenance": [f"{RESULTS.format(scenario=name)}/benchmarks/provenance.tsv"]}
         for name in SCENARIOS
     }
 

@@ -4,7 +4,7 @@
 
 rule table:
     input:
-        per_scenario(f"{RESULTS}/scores/{{method}}.csv", method=ALL_METHODS),
+        method_files("scores", "csv"),
     output:
         scores=report(
             f"{RESULTS}/scores.csv", category="Scores", caption="../report/scores.rst"
@@ -35,9 +35,9 @@ rule table:
 
 rule figures:
     input:
-        test=f"{RESULTS}/data/test.npz",
+        test=test_set,
         scores=f"{RESULTS}/scores.csv",
-        aligned=per_scenario(f"{RESULTS}/aligned/{{method}}.npz", method=ALL_METHODS),
+        aligned=method_files("aligned", "npz"),
     output:
         figure4=report(
             multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
@@ -65,9 +65,13 @@ rule figures:
 
 if TRAINED:
 
+    # The U-Nets' validation MSE is drawn against the mean training object's (train split).
     rule training_curves:
         input:
-            per_scenario(f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED),
+            histories=per_scenario(
+                f"{RESULTS}/models/{{model}}/history.csv", model=TRAINED
+            ),
+            train=[f"{RESULTS}/data/train.npz"] if MODELS else [],
         output:
             report(
                 multiext(f"{RESULTS}/figures/training_curves", ".png", ".pdf"),
@@ -83,6 +87,7 @@ if TRAINED:
         params:
             models=TRAINED,
             epochs=EPOCHS,
+            validation_fraction=config["training"]["validation_fraction"],
         script:
             "../scripts/training_curves.py"
 
@@ -137,7 +142,7 @@ if SELECTED:
 # rule), so it runs after all of them and its time record leaves none out.
 rule provenance:
     input:
-        **run_benchmarks(),
+        unpack(lambda wildcards: run_benchmarks(wildcards.scenario)),
         scores=f"{RESULTS}/scores.csv",
     output:
         record=report(
@@ -154,7 +159,12 @@ rule provenance:
         ENV
     params:
         config=scenario_setting(),
-        stages=list(run_benchmarks()),
+        stages=lambda wildcards: list(run_benchmarks(wildcards.scenario)),
+        rows_from=lambda wildcards: {
+            method: method_folder(wildcards.scenario, method)
+            for method in ALL_METHODS
+            if method not in methods_run_in(wildcards.scenario)
+        },
         methods=ALL_METHODS,
         test_images=TEST_IMAGES,
     script:

@@ -3,7 +3,7 @@
 
 rule score:
     input:
-        test=f"{RESULTS}/data/test.npz",
+        test=test_set,
         shards=per_scenario(
             f"{RESULTS}/recon/{{method}}/shard{{shard}}.npz", shard=SHARDS
         ),

@@ -13,6 +13,7 @@ def main(job):
                methods=job.params.methods, test_images=job.params.test_images,
                output=job.output.record, timings=job.output.timings, benchmarks=benchmarks,
                benchmark_folder=folder, config=job.params.config,
+               rows_from=job.params.rows_from,
                repository=Path(job.scriptdir).parents[1])
 
 

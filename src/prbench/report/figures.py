@@ -129,17 +129,35 @@ def mse_distribution(scores: pd.DataFrame, order: Sequence[str],
     return figure
 
 
-def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
-    """Train and validation loss per epoch, one panel per trained network."""
-    figure, axes = plt.subplots(1, len(histories), squeeze=False,
-                                figsize=(3.5 * len(histories), 2.8))
-    for axis, (name, history) in zip(axes[0], histories.items()):
+def training_curves(histories: Mapping[str, pd.DataFrame], *,
+                    calibration: float | None = None) -> plt.Figure:
+    """Train and validation loss per epoch, one column per trained network. Given the
+    ``calibration`` level (the mean training object's validation MSE), a second row draws
+    each U-Net's validation symmetric MSE per epoch against it (a dashed line)."""
+    rows = 1 if calibration is None else 2
+    figure, axes = plt.subplots(rows, len(histories), squeeze=False,
+                                figsize=(3.5 * len(histories), 2.8 * rows))
+    for column, (name, history) in enumerate(histories.items()):
+        axis = axes[0, column]
         axis.plot(history["epoch"], history["train_loss"], marker="o", label="train")
         axis.plot(history["epoch"], history["val_loss"], marker="s", label="validation")
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("epoch")
         axis.set_ylabel("loss")
         axis.set_yscale("log")
+        axis.legend(fontsize=7)
+        if rows == 1:
+            continue
+        axis = axes[1, column]
+        if "val_symmetric_mse" not in history.columns:
+            axis.set_axis_off()
+            continue
+        axis.plot(history["epoch"], history["val_symmetric_mse"], marker="s",
+                  color="tab:orange", label="validation")
+        axis.axhline(calibration, color="black", linestyle="--", linewidth=1.0,
+                     label="mean object")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("symmetric MSE")
         axis.legend(fontsize=7)
     figure.tight_layout()
     return figure

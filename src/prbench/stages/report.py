@@ -16,7 +16,7 @@ from .. import provenance, support_selection
 from ..data import synth
 from ..io import write_json, write_text
 from ..machine import fingerprint
-from ..metrics import border_energy_fraction
+from ..metrics import border_energy_fraction, symmetric_mse
 from ..registry import PAPER_TABLE1
 from ..report import figures, table
 from ..report import timings as timing
@@ -79,27 +79,44 @@ def draw_figures(*, test: str | Path, scores: str | Path, aligned: dict[str, str
     figures.save_figure(figures.mse_distribution(table_rows, order, PAPER_TABLE1), distribution)
 
 
+def validation_calibration(train_set: str | Path, validation_fraction: float
+                           ) -> tuple[torch.Tensor, float]:
+    """The first METRIC_IMAGES validation objects (V, n, n), the images whose metrics a
+    U-Net's history.csv records, and their calibration level: the mean symmetric MSE of
+    the mean object of the training part (the images the U-Nets trained on) as the
+    prediction for each. A network below it has learned something beyond the mean object."""
+    data = synth.load(train_set)
+    n_val = synth.validation_size(len(data.x), validation_fraction)
+    x = torch.from_numpy(data.x)
+    validation = x[-n_val:][:METRIC_IMAGES]
+    mean_object = x[:-n_val].mean(dim=0).expand_as(validation)
+    return validation, symmetric_mse(validation, mean_object, data.geometry).mean().item()
+
+
 def training_curves(*, histories: dict[str, str | Path], epochs: dict[str, int],
-                    output: Sequence[str | Path]) -> None:
+                    output: Sequence[str | Path], train_set: str | Path | None = None,
+                    validation_fraction: float | None = None) -> None:
     """One figure of every trained network's training and validation curves; ``histories``:
-    network -> its history.csv, checked to hold its ``epochs[network]`` epochs."""
+    network -> its history.csv, checked to hold its ``epochs[network]`` epochs. Given the
+    ``train_set``, the U-Nets' validation MSE is drawn against its calibration level
+    (:func:`validation_calibration`)."""
+    calibration = (None if train_set is None
+                   else validation_calibration(train_set, validation_fraction)[1])
     figures.save_figure(figures.training_curves(
         {name: read_network_history(path, network=name, epochs=epochs[name])
-         for name, path in histories.items()}), output)
+         for name, path in histories.items()}, calibration=calibration), output)
 
 
 def diagnose_networks(*, histories: dict[str, str | Path], epochs: dict[str, int],
                       train_set: str | Path, validation_fraction: float,
                       output: str | Path) -> None:
-    """The U-Nets' per-epoch diagnostics table (validation MSE, border-ring energy of the
-    outputs) against the validation objects' own border-ring energy."""
-    data = synth.load(train_set)
-    n_val = synth.validation_size(len(data.x), validation_fraction)
-    truths = torch.from_numpy(data.x[-n_val:][:METRIC_IMAGES])
+    """The U-Nets' per-epoch diagnostics table (validation MSE against the mean object's,
+    border-ring energy of the outputs against the validation objects' own)."""
+    truths, calibration = validation_calibration(train_set, validation_fraction)
     text = network_diagnostics(
         {f"{name} U-Net": read_network_history(path, network=name, epochs=epochs[name])
          for name, path in histories.items()},
-        border_energy_fraction(truths).mean().item())
+        border_energy_fraction(truths).mean().item(), calibration=calibration)
     _LOG.info("network diagnostics\n%s", text)
     write_text(output, text)
 
@@ -120,7 +137,7 @@ def record_provenance(*, scores: str | Path, methods: Sequence[str], test_images
                       output: str | Path, timings: str | Path,
                       benchmarks: dict[str, Sequence[str | Path]],
                       benchmark_folder: str | Path, config: dict[str, Any],
-                      repository: str | Path) -> None:
+                      repository: str | Path, rows_from: dict[str, str] | None = None) -> None:
     """The run's provenance.json (config, seed, workflow revision, versions, devices, GPU,
     the machine's fingerprint (:func:`prbench.machine.fingerprint`) and the run's time
     record) and its per-stage time table ``timings`` (Markdown).
@@ -129,7 +146,9 @@ def record_provenance(*, scores: str | Path, methods: Sequence[str], test_images
     but this one (:mod:`prbench.report.timings`); each must be readable. Benchmark files
     in ``benchmark_folder`` that are not among them (left by an earlier configuration of
     the same run name, say) are listed as ``not_covered``, not counted. The record also
-    holds the reconstruction jobs' times by method (``reconstruct_by_method``).
+    holds the reconstruction jobs' times by method (``reconstruct_by_method``) and
+    ``rows_from``: method -> the scenario folder that computed (and timed) its rows, for
+    the training-free rows this scenario shares with its test set's owner.
     """
     devices = sorted(read_scores(scores, methods=methods, images=test_images,
                                  produced_by="table")["device"].astype(str).unique())
@@ -155,13 +174,17 @@ def record_provenance(*, scores: str | Path, methods: Sequence[str], test_images
     record = provenance.collect(repository=repository, config=config, seed=config["seed"],
                                 device=", ".join(devices), gpu=gpu, machine=fingerprint(),
                                 wall_seconds=round(summary["wall_seconds"], 3),
-                                timings=summary)
+                                timings=summary, rows_from=dict(rows_from or {}))
     text = timing.to_markdown(summary, title=f"Job times of run `{config['run']}` "
                                              f"(device {', '.join(devices)}"
                                              + (f", {gpu}" if gpu else "") + ")")
     if by_method:
         text += ("\nReconstruction jobs by method:\n\n"
                  + "\n".join(timing.stage_table(summary["reconstruct_by_method"], "method"))
+                 + "\n")
+    if rows_from:
+        text += ("\nRows computed and timed in another scenario (same test set): "
+                 + ", ".join(f"{method} ({folder})" for method, folder in rows_from.items())
                  + "\n")
     if summary["not_covered"]:
         text += ("\nNot counted (benchmark files of jobs outside this run's plan): "
