@@ -24,7 +24,9 @@ def train_unet(*, model: str, train_set: str | Path, fashion: str | Path,
                settings: dict[str, Any], validation_fraction: float, seed: int, device: str,
                best: str | Path, history: str | Path, curves: str | Path) -> None:
     """Train the naive or passive U-Net (paper, Sec. 2.1) on the train split's
-    non-validation part; ``best``/``history`` must lie in one folder (also the checkpoint's)."""
+    non-validation part; ``settings``: the config's ``training.models.<model>`` with the
+    schema's defaults filled in; ``best``/``history`` must lie in one folder (also the
+    checkpoint's)."""
     data = synth.load(train_set)
     n_val = synth.validation_size(len(data.x), validation_fraction)
     x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
@@ -36,9 +38,12 @@ def train_unet(*, model: str, train_set: str | Path, fashion: str | Path,
         pairs, on_the_fly = (x[:-n_val], y[:-n_val]), None
     torch.manual_seed(seed)
     network = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n,
-                   input_layout=settings["input_layout"])
+                   input_layout=settings["input_layout"],
+                   input_transform=settings["input_transform"],
+                   output_domain=settings["output_domain"])
     summary = train(
         network, pairs, (x[-n_val:], y[-n_val:]), objective=model,
+        fourier_loss=settings["fourier_loss"], lr_schedule=settings["lr_schedule"],
         jacobian_weight=settings["jacobian_weight"],
         jacobian_samples=settings.get("jacobian_samples"), epochs=settings["epochs"],
         batch_size=settings["batch_size"], lr=settings["lr"],
