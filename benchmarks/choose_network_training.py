@@ -252,13 +252,22 @@ def main() -> None:
         del data  # each variant's process loads the saved split
         jobs = [(name, config, args.fashion, train_set, metric_images, args.refine_images)
                 for name in args.variants]
+        results = []
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-            results = pool.map(train_variant, jobs, chunksize=1)
-    table = report(results, config, args.config.name, args.jobs, command, baseline,
-                   calibration)
+            # As variants finish, the record so far (once the baseline is in) is written.
+            for result in pool.imap_unordered(train_variant, jobs, chunksize=1):
+                results.append(result)
+                results.sort(key=lambda each: args.variants.index(each["name"]))
+                if not any(each["name"] == baseline for each in results):
+                    continue
+                table = report(results, config, args.config.name, args.jobs, command,
+                               baseline, calibration)
+                if len(results) < len(jobs):
+                    table += (f"\nPartial: {len(results)} of {len(jobs)} variants finished; "
+                              "the others are still training.\n")
+                if args.output:
+                    args.output.write_text(table)
     print(table)
-    if args.output:
-        args.output.write_text(table)
 
 
 if __name__ == "__main__":
