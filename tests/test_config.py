@@ -84,6 +84,10 @@ def base():
     (lambda c: (c["synthesis"].update(photons=1.0e4),
                 c["training"]["models"]["passive"].update(on_the_fly=True)),
      "training.models.passive.on_the_fly: on-the-fly placement computes noiseless"),
+    (lambda c: c["training"]["models"]["naive"].update(fourier_loss="intensity"),
+     "training.models.naive.fourier_loss = 'intensity': the naive objective compares"),
+    (lambda c: c["training"]["models"]["naive"].update(output_domain="grid"),
+     "training.models.naive.output_domain = 'grid': the naive objective compares"),
 ])
 def test_cross_key_errors_name_the_key(change, named):
     config = copy.deepcopy(base())
@@ -125,6 +129,33 @@ def test_schema_checks_the_support_selection_and_takes_no_support_per_method(cha
     change(config)
     with pytest.raises(WorkflowError, match=message):
         validate(config, SCHEMA)
+
+
+NEW_UNET_KEYS = {"fourier_loss": ("amplitude", "intensity"), "input_transform": ("log1p", "sqrt"),
+                 "output_domain": ("frame", "grid"),
+                 "lr_schedule": ("onecycle", "cosine", "constant")}
+
+
+def test_schema_states_the_unet_design_settings_with_todays_defaults():
+    """Left out, each new U-Net setting takes the behaviour from before it existed (the
+    first value); the passive network takes every value, none other."""
+    config = copy.deepcopy(base())
+    for settings in config["training"]["models"].values():
+        for key in NEW_UNET_KEYS:
+            settings.pop(key, None)
+    validate(config, SCHEMA)
+    for settings in config["training"]["models"].values():
+        assert {key: settings[key] for key in NEW_UNET_KEYS} == {
+            key: values[0] for key, values in NEW_UNET_KEYS.items()}
+    for key, values in NEW_UNET_KEYS.items():
+        for value in values:
+            config["training"]["models"]["passive"][key] = value
+            validate(config, SCHEMA)
+            check(config)
+        config["training"]["models"]["passive"][key] = "other"
+        with pytest.raises(WorkflowError, match="'other' is not one of"):
+            validate(config, SCHEMA)
+        config["training"]["models"]["passive"][key] = values[0]
 
 
 @pytest.mark.parametrize("stopping, message", [

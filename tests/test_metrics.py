@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from prbench.geometry import Geometry
-from prbench.metrics import align, border_energy_fraction, symmetric_mse
+from prbench.metrics import (align, border_energy_fraction, brightest_window,
+                             symmetric_mse, window_energy)
 from prbench.physics import conjugate_flip, pad
 
 
@@ -198,3 +199,23 @@ def test_border_energy_fraction_matches_a_pixel_loop():
     for width in (0, 5, 2.0):
         with pytest.raises(ValueError, match="width"):
             border_energy_fraction(x, width)
+
+
+@pytest.mark.parametrize("m, n, seed", [(12, 6, 0), (9, 4, 1), (8, 3, 2), (5, 1, 3)])
+def test_brightest_window_matches_brute_force_over_all_offsets(m, n, seed):
+    # Every circular offset (p, q) by a numpy pixel loop; the window read out must be the
+    # one of largest energy, taken with circular indexing.
+    r = random_complex((3, m, m), seed).to(torch.complex64)
+    grid = r.numpy().astype(np.complex128)
+    for b in range(3):
+        energies = np.array([[sum(abs(grid[b, (p + i) % m, (q + j) % m]) ** 2
+                                  for i in range(n) for j in range(n))
+                              for q in range(m)] for p in range(m)])
+        np.testing.assert_allclose(window_energy(r, n)[b].numpy(), energies, rtol=1e-12)
+        p, q = np.unravel_index(np.argmax(energies), energies.shape)
+        expected = np.roll(grid[b], (-p, -q), axis=(0, 1))[:n, :n]
+        window = brightest_window(r, n)[b]
+        assert window.dtype == torch.complex64 and np.array_equal(window.numpy(),
+                                                               expected.astype(np.complex64))
+    with pytest.raises(ValueError, match="n <= m"):
+        brightest_window(r, m + 1)

@@ -17,7 +17,8 @@ def test_unet_output_shape(widths, batch):
     assert out.shape == (batch, 2, 36, 36)
     assert len(model.down) == len(widths) and len(model.up) == len(widths) - 1
     assert model.config == {"in_channels": 1, "out_channels": 2, "widths": list(widths),
-                            "out_size": 36, "input_layout": "corner"}
+                            "out_size": 36, "input_layout": "corner",
+                            "input_transform": "log1p", "output_domain": "frame"}
 
 
 def test_unet_other_sizes_and_channels():
@@ -58,6 +59,38 @@ def test_normalize_measurements():
     # Exact zeros in Y stay finite.
     y[0, :10] = 0
     assert torch.isfinite(normalize_measurements(y)).all()
+
+
+def test_normalize_measurements_sqrt():
+    y = forward(torch.randn(2, 6, 6, dtype=torch.complex64), 12)
+    z = normalize_measurements(y, "sqrt")
+    ref = (y[0] / y[0].mean()).sqrt()  # the Fourier magnitudes over their rms
+    torch.testing.assert_close(z[0, 0], (ref - ref.mean()) / ref.std(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(normalize_measurements(1e4 * y, "sqrt"), z, atol=1e-4, rtol=0)
+    model = UNet(widths=(4, 8), out_size=6, input_transform="sqrt")
+    assert torch.equal(model.network_input(y), z)
+    assert torch.equal(UNet(widths=(4, 8), out_size=6).network_input(y),
+                       normalize_measurements(y))
+    with pytest.raises(ValueError, match="transform"):
+        normalize_measurements(y, "log")
+    with pytest.raises(ValueError, match="input_transform"):
+        UNet(widths=(4, 8), out_size=6, input_transform="log")
+
+
+def test_grid_output_domain():
+    # "grid": the same weights without the pooling to the frame; the output covers the
+    # input grid.
+    torch.manual_seed(0)
+    frame = UNet(widths=(4, 8), out_size=6)
+    grid = UNet(widths=(4, 8), out_size=6, output_domain="grid")
+    grid.load_state_dict(frame.state_dict())
+    inputs = torch.randn(2, 1, 12, 12)
+    out = grid(inputs)
+    assert out.shape == (2, 2, 12, 12) and grid.config["output_domain"] == "grid"
+    # The 1x1 head commutes with 2x2 averaging: pooling the grid output gives the frame's.
+    torch.testing.assert_close(torch.nn.functional.avg_pool2d(out, 2), frame(inputs))
+    with pytest.raises(ValueError, match="output_domain"):
+        UNet(widths=(4, 8), out_size=6, output_domain="full")
 
 
 def test_to_complex():
@@ -103,7 +136,7 @@ def test_load_network_reports_unusable_files(tmp_path):
     torch.save({**_stored(network), "model_class": "ResNet"}, tmp_path / "unknown.pt")
     torch.save({**_stored(network), "model_config": {**network.config, "widths": [4, 16]}},
                tmp_path / "mismatch.pt")
-    # Saved before input_layout existed: rebuilt with today's default it would be wrong.
+    # Saved before input_layout existed: refused (not one of UNet.ADDED_ARGUMENTS).
     older = {key: value for key, value in network.config.items() if key != "input_layout"}
     torch.save({**_stored(network), "model_config": older}, tmp_path / "older.pt")
     for name, problem in (("truncated", "is unusable"), ("unknown", "model_class"),
@@ -128,3 +161,23 @@ def test_centered_input_layout_is_the_corner_network_on_half_rolled_input():
     assert centered.config["input_layout"] == "centered"
     with pytest.raises(ValueError, match="input_layout"):
         UNet(widths=(4, 8), out_size=8, input_layout="shifted")
+
+
+def test_load_network_reads_older_unets_as_log1p_frame_networks(tmp_path):
+    # A best.pt saved before input_transform and output_domain existed was trained with
+    # the log1p input and the frame output: it loads as such and predicts as before.
+    torch.manual_seed(0)
+    network = UNet(widths=(4, 8), out_size=6).eval()
+    older = {key: value for key, value in network.config.items()
+             if key not in ("input_transform", "output_domain")}
+    torch.save({**_stored(network), "model_config": older}, tmp_path / "best.pt")
+    loaded = load_network(tmp_path / "best.pt", produced_by="train_passive")
+    assert loaded.config == network.config
+    assert (loaded.input_transform, loaded.output_domain) == ("log1p", "frame")
+    y = forward(torch.randn(2, 6, 6, dtype=torch.complex64), 12)
+    torch.testing.assert_close(to_complex(loaded(loaded.network_input(y))),
+                               to_complex(network(normalize_measurements(y))))
+    # ... while the stored values of a newer network are kept.
+    grid = UNet(widths=(4, 8), out_size=6, input_transform="sqrt", output_domain="grid")
+    torch.save(_stored(grid), tmp_path / "grid.pt")
+    assert load_network(tmp_path / "grid.pt", produced_by="train_passive").config == grid.config

@@ -1,19 +1,30 @@
 """Losses (paper Eqs. 2.1-2.2) and the U-Net initialisers' training through the one loop."""
 
+import copy
 import csv
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import yaml
+from snakemake.utils import validate
 
+from prbench import stages
+from prbench.data import synth
 from prbench.data.synth import random_placement
 from prbench.devices import select_device
 from prbench.geometry import Geometry
+from prbench.metrics import symmetric_mse
 from prbench.nets import UNet, load_network, normalize_measurements, to_complex
 from prbench.physics import conjugate_flip, forward, pad
 from prbench.train import predict, train
-from prbench.train.initialiser import HISTORY_COLUMNS
+from prbench.train.initialiser import HISTORY_COLUMNS, LR_SCHEDULES, output_frame
+from prbench.train.loop import OneCycle
 from prbench.train.losses import jacobian_frobenius_sq, naive_loss, objective, passive_loss
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _complex(*shape, seed=0):
@@ -35,6 +46,28 @@ def test_passive_loss_hand_computed():
     assert both.item() == pytest.approx((2 / 6 + expected) / 2, rel=1e-6)
 
 
+@pytest.mark.parametrize("h, m", [(4, 9), (6, 12), (7, 7)])  # (7, 7): the whole grid
+def test_passive_loss_matches_a_matrix_dft(h, m):
+    # Eq. (2.1) in float64 numpy with the DFT as a matrix, W[j, k] = exp(-2 pi i jk / m):
+    # F pad(x) = W pad(x) W (W is symmetric); per-image ratios, then the batch mean.
+    x = _complex(3, h, h, seed=h)
+    y = forward(_complex(3, h, h, seed=h + 1), m)
+    w = np.exp(-2j * np.pi * np.outer(np.arange(m), np.arange(m)) / m)
+    padded = np.zeros((3, m, m), complex)
+    padded[:, :h, :h] = x.numpy()
+    spectrum = np.abs(w @ padded @ w)
+    target = y.double().numpy()
+    amplitude = (((spectrum - np.sqrt(target)) ** 2).sum(axis=(1, 2))
+                 / target.sum(axis=(1, 2))).mean()
+    intensity = (((spectrum ** 2 - target) ** 2).sum(axis=(1, 2))
+                 / (target ** 2).sum(axis=(1, 2))).mean()
+    assert passive_loss(y, x).item() == pytest.approx(amplitude, rel=1e-5)
+    assert passive_loss(y, x, "amplitude").item() == pytest.approx(amplitude, rel=1e-5)
+    assert passive_loss(y, x, "intensity").item() == pytest.approx(intensity, rel=1e-5)
+    with pytest.raises(ValueError, match="fourier_loss"):
+        passive_loss(y, x, "log")
+
+
 def test_passive_loss_zero_at_truth_and_for_symmetric_copies():
     x = _complex(3, 36, 36)
     y = forward(x, 72)
@@ -43,31 +76,40 @@ def test_passive_loss_zero_at_truth_and_for_symmetric_copies():
         assert passive_loss(y, copy.to(torch.complex64)).item() < 1e-10
 
 
-def test_passive_loss_invariances():
+@pytest.mark.parametrize("fourier_loss", ["amplitude", "intensity"])
+def test_passive_loss_invariances(fourier_loss):
     y = forward(_complex(2, 36, 36, seed=1), 72)
     x = torch.zeros(2, 36, 36, dtype=torch.complex64)
     x[:, :20, :25] = _complex(2, 20, 25, seed=2)  # support leaves room to shift in the frame
-    reference = passive_loss(y, x).item()
+    reference = passive_loss(y, x, fourier_loss).item()
     assert reference > 0.1
+    grid = _complex(2, 72, 72, seed=3)  # an output on the whole grid ("grid" domain)
+    grid_reference = passive_loss(y, grid, fourier_loss).item()
     variants = {
-        "global phase": x * torch.exp(torch.tensor(-2.3j)),
-        "conjugate flip": conjugate_flip(x),
-        "shift inside the 36 frame": torch.roll(x, shifts=(9, 11), dims=(-2, -1)),
+        "global phase": (x * torch.exp(torch.tensor(-2.3j)), reference),
+        "conjugate flip": (conjugate_flip(x), reference),
+        "shift inside the 36 frame": (torch.roll(x, shifts=(9, 11), dims=(-2, -1)), reference),
         # a circular shift of the padded object, wrapping around the 72 grid
-        "circular shift in the 72 grid": torch.roll(pad(x, 72), shifts=(60, 41), dims=(-2, -1)),
+        "circular shift in the 72 grid": (torch.roll(pad(x, 72), shifts=(60, 41),
+                                                     dims=(-2, -1)), reference),
+        "grid output, global phase": (grid * torch.exp(torch.tensor(0.7j)), grid_reference),
+        "grid output, circular shift": (torch.roll(grid, shifts=(5, 70), dims=(-2, -1)),
+                                        grid_reference),
+        "grid output, conjugate flip": (conjugate_flip(grid), grid_reference),
     }
-    for name, variant in variants.items():
-        assert passive_loss(y, variant.to(torch.complex64)).item() == \
-            pytest.approx(reference, rel=1e-5), name
+    for name, (variant, expected) in variants.items():
+        assert passive_loss(y, variant.to(torch.complex64), fourier_loss).item() == \
+            pytest.approx(expected, rel=1e-5), name
     # ... but the naive loss is not invariant (the paper's point, Sec. 2.1).
     assert naive_loss(x, conjugate_flip(x)).item() > 0.5
 
 
-def test_passive_loss_float32_under_autocast():
+@pytest.mark.parametrize("fourier_loss", ["amplitude", "intensity"])
+def test_passive_loss_float32_under_autocast(fourier_loss):
     y, x = forward(_complex(2, 36, 36, seed=3), 72), _complex(2, 36, 36, seed=4)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        inside = passive_loss(y, x)
-    assert inside.dtype == torch.float32 and torch.equal(inside, passive_loss(y, x))
+        inside = passive_loss(y, x, fourier_loss)
+    assert inside.dtype == torch.float32 and torch.equal(inside, passive_loss(y, x, fourier_loss))
 
 
 def test_naive_loss_hand_computed():
@@ -146,6 +188,22 @@ def test_objective_terms_and_skipped_jacobian():
             objective(model, x, y, kind=kind, jacobian_weight=weight)
 
 
+def test_objective_of_grid_networks_and_the_naive_refusals():
+    torch.manual_seed(2)
+    model = UNet(widths=(4, 8), out_size=7, output_domain="grid", input_transform="sqrt")
+    x = _complex(2, 7, 7, seed=5)
+    y = forward(x, 14)
+    terms = objective(model, x, y, kind="passive", fourier_loss="intensity")
+    prediction = to_complex(model(normalize_measurements(y, "sqrt")))
+    assert terms.prediction.shape == (2, 14, 14)
+    torch.testing.assert_close(terms.prediction, prediction)
+    torch.testing.assert_close(terms.data, passive_loss(y, prediction, "intensity"))
+    for model, fourier_loss in ((model, "amplitude"), (UNet(widths=(4, 8), out_size=7),
+                                                       "intensity")):
+        with pytest.raises(ValueError, match="naive objective"):
+            objective(model, x, y, kind="naive", fourier_loss=fourier_loss)
+
+
 def test_objective_estimates_the_jacobian_on_a_subset_of_the_batch():
     # A batch of 300 copies of images (a, b), then 300 of 3 other images: the estimate
     # on the first 600 (2 projections each) is that of the exact mean ||J||_F^2 of (a, b),
@@ -186,9 +244,9 @@ def _tiny_sets(seed=0):
     return images[:64], (x[:64], forward(x[:64], 28)), (x[64:], forward(x[64:], 28))
 
 
-def _model(seed=0):
+def _model(seed=0, **network):
     torch.manual_seed(seed)
-    return UNet(widths=(4, 8), out_size=14)
+    return UNet(widths=(4, 8), out_size=14, **network)
 
 
 def _val_loss(model, val, kind):
@@ -239,20 +297,28 @@ def test_bf16_autocast_on_the_cpu(tmp_path):
     assert min(row["val_loss"] for row in summary["history"]) < 0.9 * before
 
 
-@pytest.mark.parametrize("on_the_fly", [False, True])
-def test_resume_continues_exactly(tmp_path, on_the_fly):
+#: The paper's design options (Eq. 2.1 on intensities, Appendix A.1's m x m output) and
+#: the other input transform and schedule: (network, training) settings.
+DESIGN = ({"input_transform": "sqrt", "output_domain": "grid"},
+          {"fourier_loss": "intensity", "lr_schedule": "cosine"})
+
+
+@pytest.mark.parametrize("on_the_fly, design", [(False, False), (True, False), (False, True)])
+def test_resume_continues_exactly(tmp_path, on_the_fly, design):
     images, train_set, val_set = _tiny_sets()
     data = {"train_set": None, "on_the_fly": images} if on_the_fly else {"train_set": train_set}
+    network, training = DESIGN if design else ({}, {})
     settings = dict(objective="passive", jacobian_weight=1e-3, epochs=3, batch_size=16,
-                    lr=3e-3, seed=7, device="cpu", progress=False, **data)
+                    lr=3e-3, seed=7, device="cpu", progress=False, **data, **training)
 
-    straight = _model()
+    straight = _model(**network)
     train(straight, val_set=val_set, out_dir=tmp_path / "a", **settings)
 
-    first = train(_model(), val_set=val_set, out_dir=tmp_path / "b", time_limit_s=0, **settings)
+    first = train(_model(**network), val_set=val_set, out_dir=tmp_path / "b", time_limit_s=0,
+                  **settings)
     assert first["epochs_completed"] == 1 and not first["finished"]
     torch.manual_seed(123)  # disturb the global RNG: the checkpoint must restore it
-    resumed = _model(seed=99)  # other initial weights: the checkpoint must replace them
+    resumed = _model(seed=99, **network)  # other initial weights: the checkpoint replaces them
     summary = train(resumed, val_set=val_set, out_dir=tmp_path / "b", **settings)
     assert summary["finished"] and summary["global_step"] == 3 * 4
 
@@ -266,7 +332,8 @@ def test_resume_continues_exactly(tmp_path, on_the_fly):
     assert not (tmp_path / "b" / "last.pt").exists()  # finished: checkpoint dropped
 
 
-@pytest.mark.parametrize("change", ["settings", "data", "network"])
+@pytest.mark.parametrize("change", ["settings", "data", "network", "fourier_loss",
+                                    "lr_schedule", "input_transform", "output_domain"])
 def test_checkpoint_of_other_inputs_is_not_resumed(tmp_path, change, caplog):
     """A checkpoint resumes only for the same data, settings and network (fingerprint)."""
     _, train_set, val_set = _tiny_sets()
@@ -280,14 +347,21 @@ def test_checkpoint_of_other_inputs_is_not_resumed(tmp_path, change, caplog):
         settings["lr"] = 1e-3
     elif change == "data":
         train_set = (train_set[0].conj(), train_set[1])
-    else:
+    elif change == "network":
         torch.manual_seed(0)
         model = UNet(widths=(4, 8, 16), out_size=14)
+    elif change in ("input_transform", "output_domain"):
+        model = _model(**{change: DESIGN[0][change]})
+    else:
+        settings[change] = DESIGN[1][change]
     with caplog.at_level("INFO", logger="prbench.train"):
         again = train(model, train_set, val_set, out_dir=tmp_path, **settings)
     assert again["resumed_from"] == 0 and again["epochs_trained"] == 2 and again["finished"]
     expected = {"settings": "settings.lr", "data": "data.train",
-                "network": "network.config.widths"}[change]
+                "network": "network.config.widths", "fourier_loss": "settings.fourier_loss",
+                "lr_schedule": "settings.schedule.final_div_factor",
+                "input_transform": "network.config.input_transform",
+                "output_domain": "network.config.output_domain"}[change]
     assert "training from scratch" in caplog.text and expected in caplog.text
 
 
@@ -312,7 +386,8 @@ def test_rerun_of_a_finished_training_trains_anew(tmp_path):
     assert best_after["fingerprint"]["settings"]["epochs"] == 3
     assert best_after["model_class"] == "UNet"
     assert best_after["model_config"] == {"in_channels": 1, "out_channels": 2, "widths": [4, 8],
-                                          "out_size": 14, "input_layout": "corner"}
+                                          "out_size": 14, "input_layout": "corner",
+                                          "input_transform": "log1p", "output_domain": "frame"}
     for name, tensor in best_before["model"].items():
         assert torch.equal(tensor, best_after["model"][name]), name
     reloaded = load_network(tmp_path / "best.pt", produced_by="train_test")
@@ -326,6 +401,103 @@ def test_train_argument_checks(tmp_path):
         train(_model(), train_set, val_set, on_the_fly=images, out_dir=tmp_path)
     with pytest.raises(ValueError, match="objective"):
         train(_model(), train_set, val_set, objective="supervised", out_dir=tmp_path)
+    with pytest.raises(ValueError, match="fourier_loss"):
+        train(_model(), train_set, val_set, fourier_loss="log", out_dir=tmp_path)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(_model(), train_set, val_set, lr_schedule="step", out_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name, floor", [("onecycle", 1e-2 / 2.5e5), ("cosine", 0.0),
+                                         ("constant", 1e-2)])
+def test_lr_schedules_follow_their_closed_forms(name, floor):
+    # T = 20 steps, warm-up over 25%: after step t <= 4 the rate lies on a half cosine from
+    # lr / 25 up to lr = 1e-2; then on a half cosine from lr down to the floor at t = T - 1.
+    total, peak, lr = 20, 0.25 * 20 - 1, 1e-2
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = OneCycle(0.25, LR_SCHEDULES[name]).build(optimizer, lr, total)
+    rates = [scheduler.get_last_lr()[0]]
+    for _ in range(total):
+        optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    expected = [lr / 25 + (lr - lr / 25) * (1 - math.cos(math.pi * t / peak)) / 2 if t <= peak
+                else floor + (lr - floor) * (1 + math.cos(math.pi * (t - peak)
+                                                          / (total - 1 - peak))) / 2
+                for t in range(total + 1)]
+    assert rates == pytest.approx(expected, rel=1e-12, abs=1e-18)
+
+
+def test_grid_network_is_validated_and_predicted_on_its_read_out_frame(tmp_path):
+    # The history's validation symmetric MSE of the kept epoch is that of predict()'s
+    # frames (the brightest 14 x 14 window of the 28 x 28 output) of the reloaded network.
+    _, train_set, val_set = _tiny_sets()
+    summary = train(_model(**DESIGN[0]), train_set, val_set, objective="passive",
+                    epochs=2, batch_size=16, lr=1e-2, seed=0, out_dir=tmp_path,
+                    device="cpu", progress=False, metric_images=10, **DESIGN[1])
+    best = load_network(summary["best"], produced_by="train_test")
+    assert best.config["output_domain"] == "grid" and best.config["input_transform"] == "sqrt"
+    frames = predict(best, val_set[1][:10], batch_size=4, device="cpu")
+    assert frames.shape == (10, 14, 14)
+    kept = summary["history"][summary["best_epoch"] - 1]
+    assert kept["val_symmetric_mse"] == pytest.approx(
+        symmetric_mse(val_set[0][:10], frames, Geometry(14, 28)).mean().item(), rel=1e-5)
+    assert kept["val_loss"] == pytest.approx(
+        passive_loss(val_set[1], to_complex(best(best.network_input(val_set[1]))).detach(),
+                     "intensity").item(), rel=1e-5)
+
+
+def test_the_new_settings_at_their_defaults_train_as_without_them(tmp_path):
+    # A training without the design settings and one with them given at their defaults
+    # give identical weights and histories, and a checkpoint of the one resumes the other.
+    _, train_set, val_set = _tiny_sets()
+    common = dict(objective="passive", epochs=2, batch_size=16, lr=1e-2, seed=0,
+                  device="cpu", progress=False)
+    defaults = dict(fourier_loss="amplitude", lr_schedule="onecycle")
+    implicit = _model()
+    train(implicit, train_set, val_set, out_dir=tmp_path / "a", **common)
+    first = train(_model(), train_set, val_set, out_dir=tmp_path / "b", time_limit_s=0,
+                  **common)
+    assert first["epochs_completed"] == 1
+    explicit = _model(input_transform="log1p", output_domain="frame")
+    summary = train(explicit, train_set, val_set, out_dir=tmp_path / "b", **common, **defaults)
+    assert summary["resumed_from"] == 1
+    for (name, a), (_, b) in zip(implicit.state_dict().items(), explicit.state_dict().items()):
+        assert torch.equal(a, b), name
+    timing = ("seconds", "images_per_s")
+    histories = [csv.DictReader((tmp_path / run / "history.csv").read_text().splitlines())
+                 for run in "ab"]
+    for a, b in zip(*histories, strict=True):
+        assert {k: v for k, v in a.items() if k not in timing} == \
+            {k: v for k, v in b.items() if k not in timing}
+
+
+def test_the_stage_trains_a_config_without_the_new_keys_as_with_their_defaults(tmp_path):
+    # train_unet with the config's settings validated by the schema (its defaults filled
+    # in) and with the new keys written out at their documented defaults: identical weights.
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28)).astype(np.uint8)
+    synth.synthesize(images, np.zeros(40, np.int64), 20, seed=1, split="train",
+                     geometry=Geometry(36, 72)).save(tmp_path / "train.npz")
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    config["training"]["models"]["passive"] = {"widths": [4, 8], "epochs": 1, "batch_size": 8}
+    written = copy.deepcopy(config)
+    written["training"]["models"]["passive"].update(
+        fourier_loss="amplitude", input_transform="log1p", output_domain="frame",
+        lr_schedule="onecycle")
+    weights = []
+    for run, settings in (("absent", config), ("written", written)):
+        validate(settings, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+        folder = tmp_path / run
+        stages.train_unet(model="passive", train_set=tmp_path / "train.npz",
+                          fashion=tmp_path / "unused.npz",
+                          settings=settings["training"]["models"]["passive"],
+                          validation_fraction=0.25, seed=0, device="cpu",
+                          best=folder / "best.pt", history=folder / "history.csv",
+                          curves=folder / "curves.png")
+        weights.append(torch.load(folder / "best.pt", weights_only=True)["model"])
+    assert config["training"]["models"]["passive"] == written["training"]["models"]["passive"]
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name
 
 
 def test_predict_matches_the_network():
@@ -336,6 +508,20 @@ def test_predict_matches_the_network():
     assert result.dtype == torch.complex64 and result.shape == (5, 14, 14)
     torch.testing.assert_close(result, expected, rtol=1e-5, atol=1e-6)
     assert model.training
+
+
+def test_output_frame_is_the_brightest_window_of_a_grid_output():
+    # Every circular 6 x 6 window of the 12 x 12 output, by rolling: the frame read out has
+    # the largest energy; a frame network's output is its own frame.
+    grid = UNet(widths=(4, 8), out_size=6, output_domain="grid")
+    output = _complex(2, 12, 12, seed=9)
+    frame = output_frame(grid, output)
+    energies = torch.stack([torch.roll(output, (-i, -j), (-2, -1))[:, :6, :6].abs().square()
+                            .sum(dim=(-2, -1)) for i in range(12) for j in range(12)], dim=1)
+    assert frame.shape == (2, 6, 6)
+    assert torch.equal(frame.abs().square().sum(dim=(-2, -1)), energies.amax(dim=1))
+    frame_output = _complex(2, 6, 6, seed=9)
+    assert output_frame(UNet(widths=(4, 8), out_size=6), frame_output) is frame_output
 
 
 def test_progress_lines_on_stderr(tmp_path, capsys):

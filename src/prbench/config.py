@@ -160,6 +160,12 @@ def check(config: dict[str, Any], *, schema: dict[str, Any] | None = None) -> No
         raise ConfigError(f"config key {key} = {value!r} must be an integer (written without "
                           "a decimal point)")
     models = config.get("training", {}).get("models", {})
+    for key, needed in (("fourier_loss", "amplitude"), ("output_domain", "frame")):
+        value = models.get("naive", {}).get(key, needed)
+        if value != needed:
+            raise ConfigError(f"config key training.models.naive.{key} = {value!r}: the naive "
+                              f"objective compares the output with the object frame, it "
+                              f"takes {needed!r}")
     scenarios = config.get("scenarios") or {}
     if not scenarios:
         raise ConfigError("config key scenarios must list at least one scenario "

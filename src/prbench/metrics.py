@@ -23,8 +23,8 @@ import torch
 from .geometry import Geometry, check_geometry
 from .physics import check_batch, conjugate_flip, pad
 
-__all__ = ["MSE_SLACK", "Alignment", "align", "border_energy_fraction", "symmetric_mse",
-           "EMPTY_WINDOW_FRACTION"]
+__all__ = ["MSE_SLACK", "Alignment", "align", "border_energy_fraction", "brightest_window",
+           "symmetric_mse", "window_energy", "EMPTY_WINDOW_FRACTION"]
 
 #: Rounding slack above 1 that a stored symmetric MSE may show (exactly it is <= 1: eta = 0
 #: is allowed); readers of scores, tables and support curves accept values up to 1 + this.
@@ -58,6 +58,38 @@ def _circular_correlation(a_padded: torch.Tensor, r: torch.Tensor) -> torch.Tens
     return torch.fft.ifft2(torch.conj(torch.fft.fft2(a_padded)) * torch.fft.fft2(r))
 
 
+def window_energy(r: torch.Tensor, n: int) -> torch.Tensor:
+    """E[b, p] = sum_{q in [0, n)^2} |r_b[p + q mod m]|^2: the energy of every n x n
+    circular window of r (B, m, m), by its top-left corner p; (B, m, m) float64, one
+    FFT-based box correlation."""
+    box = pad(torch.ones(1, n, n, dtype=torch.complex128, device=r.device), r.shape[-1])
+    return _circular_correlation(box, r.to(torch.complex128).abs().square()
+                                 .to(torch.complex128)).real
+
+
+def _windows(r: torch.Tensor, row: torch.Tensor, col: torch.Tensor, n: int) -> torch.Tensor:
+    """The n x n circular windows of r (B, m, m) with top-left corners (row, col) (B,)."""
+    m = r.shape[-1]
+    index = torch.arange(n, device=r.device)
+    rows = (row[:, None] + index) % m  # (B, n)
+    cols = (col[:, None] + index) % m
+    return r[torch.arange(r.shape[0], device=r.device)[:, None, None], rows[:, :, None],
+             cols[:, None, :]]
+
+
+def brightest_window(r: torch.Tensor, n: int) -> torch.Tensor:
+    """The n x n circular window of largest energy sum |r|^2 of each r (B, m, m), n <= m:
+    (B, n, n) in r's dtype (energies from :func:`window_energy`; windows tied to rounding
+    are chosen between arbitrarily). Reads an object frame out of a reconstruction on
+    the m x m grid."""
+    if r.ndim != 3 or r.shape[-1] != r.shape[-2] or not 1 <= n <= r.shape[-1]:
+        raise ValueError(f"need r of shape (B, m, m) and 1 <= n <= m, got {tuple(r.shape)} "
+                         f"and n = {n}")
+    best = window_energy(r, n).flatten(1).argmax(dim=1)
+    m = r.shape[-1]
+    return _windows(r, best // m, best % m, n)
+
+
 def _check_pair(truth: torch.Tensor, recon: torch.Tensor,
                 geometry: Geometry) -> tuple[torch.Tensor, torch.Tensor]:
     """The checked (truth, recon), half precision upcast (:func:`prbench.physics.check_tensor`)."""
@@ -88,18 +120,15 @@ def align(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> Align
     n, m = geometry.n, geometry.m
     a = truth.to(torch.complex128)
     r = pad(recon.to(torch.complex128), m)
-    batch = a.shape[0]
 
     truth_energy = a.abs().square().sum(dim=(-2, -1))  # (B,)
-    power = r.abs().square()
-    total_energy = power.sum(dim=(-2, -1))  # (B,)
-    box = pad(torch.ones(1, n, n, dtype=torch.complex128, device=a.device), m)
-    window_energy = _circular_correlation(box, power.to(torch.complex128)).real  # (B, m, m)
+    total_energy = r.abs().square().sum(dim=(-2, -1))  # (B,)
+    energy = window_energy(r, n)  # (B, m, m)
 
     candidates = torch.stack([a, conjugate_flip(a)], dim=1)  # (B, 2, n, n)
     inner = _circular_correlation(pad(candidates, m), r.unsqueeze(1))  # (B, 2, m, m)
-    nonempty = window_energy > EMPTY_WINDOW_FRACTION * total_energy[:, None, None]
-    denominator = truth_energy[:, None, None, None] * window_energy.unsqueeze(1)
+    nonempty = energy > EMPTY_WINDOW_FRACTION * total_energy[:, None, None]
+    denominator = truth_energy[:, None, None, None] * energy.unsqueeze(1)
     ratio = inner.abs().square() / torch.where(nonempty.unsqueeze(1), denominator,
                                                 torch.ones_like(denominator))
     error = torch.where(nonempty.unsqueeze(1), 1.0 - ratio, torch.ones_like(ratio))
@@ -110,14 +139,10 @@ def align(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> Align
     flipped = best // (m * m) == 1
     row, col = (best % (m * m)) // m, best % m
 
-    index = torch.arange(n, device=a.device)
-    rows = (row[:, None] + index) % m  # (B, n)
-    cols = (col[:, None] + index) % m
-    window = r[torch.arange(batch, device=a.device)[:, None, None], rows[:, :, None],
-               cols[:, None, :]]  # (B, n, n)
+    window = _windows(r, row, col, n)  # (B, n, n)
     # Optimal eta e^{i theta} = <R_p, A_f> / ||R_p||^2 (zero for an empty window).
     best_inner = inner.flatten(1).gather(1, best[:, None]).squeeze(1)
-    best_energy = window_energy.flatten(1).gather(1, (best % (m * m))[:, None]).squeeze(1)
+    best_energy = energy.flatten(1).gather(1, (best % (m * m))[:, None]).squeeze(1)
     usable = nonempty.flatten(1).gather(1, (best % (m * m))[:, None]).squeeze(1)
     scale = torch.where(usable, torch.conj(best_inner) / best_energy.clamp_min(1e-300),
                         torch.zeros_like(best_inner))

@@ -29,7 +29,9 @@ def load_network(path: str | os.PathLike, device: str | torch.device = "cpu", *,
     these entries, raises :class:`prbench.io.CorruptFileError` naming
     ``produced_by``, the workflow rule that writes ``path``; so does one whose
     ``model_config`` does not name every constructor argument of this version's class
-    (a network saved before an argument existed would otherwise get its default).
+    (a network saved before an argument existed would otherwise get its default),
+    except those of the class's ``ADDED_ARGUMENTS``: one of these left out takes the
+    value recorded there, the behaviour of the version that saved the network.
     """
     target = select_device(device)
     stored = load_torch(path, produced_by=produced_by, map_location=target)
@@ -39,13 +41,15 @@ def load_network(path: str | os.PathLike, device: str | torch.device = "cpu", *,
     network_class = NETWORKS[stored["model_class"]]
     expected = set(inspect.signature(network_class).parameters)
     recorded = stored.get("model_config")
-    if not isinstance(recorded, dict) or set(recorded) != expected:
+    config = ({**getattr(network_class, "ADDED_ARGUMENTS", {}), **recorded}
+              if isinstance(recorded, dict) else {})
+    if set(config) != expected:
         raise CorruptFileError.for_file(
             path, f"its model_config records {sorted(recorded or {})}, but a "
             f"{stored['model_class']} of this version takes {sorted(expected)} (saved by "
             "another prbench version?)", produced_by=produced_by)
     try:
-        network = network_class(**recorded)
+        network = network_class(**config)
         network.load_state_dict(stored["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CorruptFileError.for_file(path, f"its weights do not rebuild a "

@@ -20,11 +20,19 @@ __all__ = ["train_denoiser_network", "train_unet"]
 _LOG = logging.getLogger(__package__)
 
 
+def _given(settings: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The ``keys`` that ``settings`` holds (the schema gives them no default)."""
+    return {key: settings[key] for key in keys if key in settings}
+
+
 def train_unet(*, model: str, train_set: str | Path, fashion: str | Path,
                settings: dict[str, Any], validation_fraction: float, seed: int, device: str,
                best: str | Path, history: str | Path, curves: str | Path) -> None:
     """Train the naive or passive U-Net (paper, Sec. 2.1) on the train split's
-    non-validation part; ``best``/``history`` must lie in one folder (also the checkpoint's)."""
+    non-validation part; ``settings``: the config's ``training.models.<model>`` with the
+    schema's defaults filled in (input_transform, output_domain, fourier_loss and
+    lr_schedule have none: absent, the library's defaults apply); ``best``/``history`` must lie in one folder (also the
+    checkpoint's)."""
     data = synth.load(train_set)
     n_val = synth.validation_size(len(data.x), validation_fraction)
     x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
@@ -35,10 +43,13 @@ def train_unet(*, model: str, train_set: str | Path, fashion: str | Path,
     else:
         pairs, on_the_fly = (x[:-n_val], y[:-n_val]), None
     torch.manual_seed(seed)
+    # Design options a config may leave out: the library's defaults then apply.
     network = UNet(widths=tuple(settings["widths"]), out_size=data.geometry.n,
-                   input_layout=settings["input_layout"])
+                   input_layout=settings["input_layout"],
+                   **_given(settings, "input_transform", "output_domain"))
     summary = train(
         network, pairs, (x[-n_val:], y[-n_val:]), objective=model,
+        **_given(settings, "fourier_loss", "lr_schedule"),
         jacobian_weight=settings["jacobian_weight"],
         jacobian_samples=settings.get("jacobian_samples"), epochs=settings["epochs"],
         batch_size=settings["batch_size"], lr=settings["lr"],

@@ -135,16 +135,18 @@ def read_history(path: str | Path, *, columns: Sequence[str], epochs: int,
 @dataclasses.dataclass(frozen=True)
 class OneCycle:
     """One-cycle learning rate per step: from lr / 25 up to lr over ``warmup_fraction`` of
-    all steps, then down to lr / 2.5e5, both along half cosines (torch's OneCycleLR with
-    anneal_strategy="cos", momentum not cycled)."""
+    all steps, then down to lr / 25 / ``final_div_factor`` (default lr / 2.5e5; inf: 0;
+    1 / 25: lr again, i.e. constant after the warm-up), both along half cosines (torch's
+    OneCycleLR with anneal_strategy="cos", momentum not cycled)."""
 
     warmup_fraction: float = 0.05
+    final_div_factor: float = 1e4
 
     def build(self, optimizer: torch.optim.Optimizer, lr: float,
               total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=lr, total_steps=total_steps, pct_start=self.warmup_fraction,
-            anneal_strategy="cos", cycle_momentum=False)
+            anneal_strategy="cos", cycle_momentum=False, final_div_factor=self.final_div_factor)
 
 
 @dataclasses.dataclass(frozen=True)

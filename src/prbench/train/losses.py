@@ -1,7 +1,8 @@
 """Training objectives of the paper, Sec. 2.1.
 
 * :func:`naive_loss` -- the naive end-to-end objective ``l(X_i, g(Y_i))``.
-* :func:`passive_loss` -- the passive (measurement-consistency) objective, Eq. (2.1).
+* :func:`passive_loss` -- the passive (measurement-consistency) objective, Eq. (2.1),
+  on Fourier amplitudes or, as written in the paper, on intensities.
 * :func:`jacobian_frobenius_sq` -- the random-projection estimate of
   ``||J_g(Y_i)||_F^2`` (Hoffman, Roberts & Yaida 2019), the regulariser of Eq. (2.2).
 * :func:`objective` -- one batch's training loss for either objective.
@@ -17,13 +18,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..nets.unet import normalize_measurements, to_complex
-from ..physics import fourier_residual
+from ..nets.unet import to_complex
+from ..physics import fourier_residual, pad
 
 __all__ = [
+    "FOURIER_LOSSES",
     "OBJECTIVES",
     "ObjectiveTerms",
     "naive_loss",
+    "intensity_residual",
     "passive_loss",
     "jacobian_frobenius_sq",
     "jacobian_frobenius_sq_from_outputs",
@@ -31,6 +34,8 @@ __all__ = [
 ]
 
 OBJECTIVES = ("naive", "passive")
+#: What the passive loss compares: Fourier amplitudes sqrt(Y) or intensities Y.
+FOURIER_LOSSES = ("amplitude", "intensity")
 
 
 def _complex32(x: torch.Tensor) -> torch.Tensor:
@@ -56,26 +61,48 @@ def naive_loss(x_true: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
     return (error / energy.clamp_min(torch.finfo(energy.dtype).tiny)).mean()
 
 
-def passive_loss(y: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
-    """Passive loss, paper Eq. (2.1), on Fourier magnitudes:
+def intensity_residual(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Relative intensity misfit per image, shape (B,):
 
-        mean_b  || |F pad(x_pred_b, m)| - sqrt(Y_b) ||^2 / ||sqrt(Y_b)||^2.
+        || |F pad(x_b, m)|^2 - Y_b ||^2 / ||Y_b||^2
 
-    y: (B, m, m) measured intensities |F pad(X, m)|^2 (unnormalised DFT; m is
-    read from y's shape); x_pred: (B, h, w) complex network output, h, w <= m.
-    The batch mean of :func:`prbench.physics.fourier_residual`. Comparing magnitudes
-    (amplitude loss) rather than intensities keeps the weak high frequencies from
-    being swamped by the DC term; dividing by ||sqrt Y||^2 = m^2 ||X||^2 makes the
-    loss dimensionless and per-image scale-free (0 iff |F pad(x_pred)| = sqrt Y).
-    Invariant under global phase, circular shift in the m-grid and conjugate flip
-    of x_pred. The FFT runs in float32 (complex64), with autocast disabled.
+    x: (B, h, w) complex (or real), h, w <= m; y: (B, m, m) intensities, m read from
+    its shape. Computed in the dtype of ``x``, differentiable; an all-zero Y gives the
+    unnormalised numerator.
+    """
+    spectrum = torch.fft.fft2(pad(x, y.shape[-1]))
+    misfit = (spectrum.real.square() + spectrum.imag.square() - y).square().sum(dim=(-2, -1))
+    energy = y.square().sum(dim=(-2, -1))
+    return misfit / torch.where(energy > 0, energy, torch.ones_like(energy))
+
+
+def passive_loss(y: torch.Tensor, x_pred: torch.Tensor,
+                 fourier_loss: str = "amplitude") -> torch.Tensor:
+    """Passive loss, paper Eq. (2.1): with ``fourier_loss="amplitude"``, on magnitudes,
+
+        mean_b  || |F pad(x_pred_b, m)| - sqrt(Y_b) ||^2 / ||sqrt(Y_b)||^2
+
+    (the batch mean of :func:`prbench.physics.fourier_residual`); with ``"intensity"``,
+    Eq. (2.1) as written, ``mean_b || |F pad(x_pred_b, m)|^2 - Y_b ||^2 / ||Y_b||^2``
+    (:func:`intensity_residual`). y: (B, m, m) measured intensities |F pad(X, m)|^2
+    (unnormalised DFT; m is read from y's shape); x_pred: (B, h, w) complex network
+    output, h, w <= m (h = w = m: the whole grid, not padded). Comparing magnitudes
+    keeps the weak high frequencies from being swamped by the DC term; the
+    normalisations make the loss dimensionless and per-image scale-free (0 iff
+    |F pad(x_pred)|^2 = Y). Invariant under global phase, circular shift in the m-grid
+    and conjugate flip of x_pred. The FFT runs in float32 (complex64), with autocast
+    disabled.
     """
     if y.ndim != 3 or y.shape[-1] != y.shape[-2]:
         raise ValueError(f"y must have shape (B, m, m), got {tuple(y.shape)}")
+    if fourier_loss not in FOURIER_LOSSES:
+        raise ValueError(f"fourier_loss must be one of {FOURIER_LOSSES}, got {fourier_loss!r}")
     with torch.autocast(device_type=y.device.type, enabled=False):
         x_pred = _complex32(x_pred)
-        target = y.to(x_pred.real.dtype).clamp_min(0).sqrt()
-        return fourier_residual(x_pred, target).mean()
+        y = y.to(x_pred.real.dtype).clamp_min(0)
+        if fourier_loss == "intensity":
+            return intensity_residual(x_pred, y).mean()
+        return fourier_residual(x_pred, y.sqrt()).mean()
 
 
 def jacobian_frobenius_sq_from_outputs(outputs: torch.Tensor, inputs: torch.Tensor,
@@ -126,7 +153,7 @@ class ObjectiveTerms:
 
     data: naive or passive loss (scalar); jacobian: the ||J||_F^2 estimate, or
     None when it was not computed (jacobian_weight == 0); prediction: the
-    network's (B, n, n) complex64 reconstructions g(Y).
+    network's complex64 outputs g(Y), (B, n, n) or, on the grid, (B, m, m).
     """
 
     total: torch.Tensor
@@ -136,17 +163,19 @@ class ObjectiveTerms:
 
 
 def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind: str,
-              jacobian_weight: float = 0.0, n_projections: int = 1,
-              jacobian_samples: int | None = None) -> ObjectiveTerms:
-    """Training loss of ``model`` on a batch (paper, Sec. 2.1).
+              fourier_loss: str = "amplitude", jacobian_weight: float = 0.0,
+              n_projections: int = 1, jacobian_samples: int | None = None) -> ObjectiveTerms:
+    """Training loss of ``model`` (a :class:`prbench.nets.UNet`) on a batch (paper, Sec. 2.1).
 
     x: (B, n, n) complex true objects (used by ``kind="naive"`` only);
-    y: (B, m, m) intensities. The network sees ``normalize_measurements(y)`` and
-    outputs (B, 2, n, n) real/imag channels.
-    kind="naive": naive_loss(x, g(Y)) (jacobian_weight must be 0);
-    kind="passive": passive_loss(Y, g(Y)) + jacobian_weight * ||J_g||_F^2, Eq. (2.2),
-    with J the Jacobian of the network output w.r.t. its normalised input. With
-    jacobian_weight == 0 no input gradient or Jacobian is computed at all.
+    y: (B, m, m) intensities. The network sees ``model.network_input(y)`` and
+    outputs (B, 2, n, n) real/imag channels, or (B, 2, m, m) with its
+    ``output_domain="grid"``.
+    kind="naive": naive_loss(x, g(Y)) (jacobian_weight must be 0, fourier_loss
+    "amplitude", the output domain "frame": its target is the frame);
+    kind="passive": passive_loss(Y, g(Y), fourier_loss) + jacobian_weight * ||J_g||_F^2,
+    Eq. (2.2), with J the Jacobian of the network output w.r.t. its normalised input.
+    With jacobian_weight == 0 no input gradient or Jacobian is computed at all.
     jacobian_samples: estimate ||J||_F^2 on the batch's first ``jacobian_samples``
     images only (one more forward pass of those; the batch is shuffled, so this is
     an unbiased estimate of the batch mean at a fraction of the double-backward
@@ -157,9 +186,13 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
     if jacobian_weight < 0 or (kind == "naive" and jacobian_weight != 0):
         raise ValueError(f"jacobian_weight must be >= 0, and 0 for the naive objective; "
                          f"got {jacobian_weight} with objective {kind!r}")
+    if kind == "naive" and (fourier_loss != "amplitude" or model.output_domain != "frame"):
+        raise ValueError(f"the naive objective compares the output with the object frame: it "
+                         f"takes fourier_loss 'amplitude' and a network of output_domain "
+                         f"'frame', got {fourier_loss!r} and {model.output_domain!r}")
     if jacobian_samples is not None and jacobian_samples < 1:
         raise ValueError(f"jacobian_samples must be >= 1 or None, got {jacobian_samples}")
-    inputs = normalize_measurements(y)
+    inputs = model.network_input(y)
     if inputs.device.type == "cuda":  # the layout the training loop gives the model there
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     whole_batch = jacobian_samples is None or jacobian_samples >= inputs.shape[0]
@@ -167,7 +200,8 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
         inputs.requires_grad_(True)
     outputs = model(inputs)
     x_pred = to_complex(outputs)
-    data = naive_loss(x, x_pred) if kind == "naive" else passive_loss(y, x_pred)
+    data = (naive_loss(x, x_pred) if kind == "naive"
+            else passive_loss(y, x_pred, fourier_loss))
     if not jacobian_weight:
         return ObjectiveTerms(total=data, data=data, jacobian=None, prediction=x_pred)
     if whole_batch:
