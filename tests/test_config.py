@@ -2,6 +2,7 @@
 run states (no silent inheritance from config/config.yaml), and the cross-key checks."""
 
 import copy
+import inspect
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from snakemake.utils import validate
 
 from prbench.config import (ConfigError, check, check_values, scenario_config,
                             scenario_synthesis, owners_of_test_splits)
+from prbench.nets import UNet
 from prbench.registry import METHODS
+from prbench.train.initialiser import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -136,17 +139,21 @@ NEW_UNET_KEYS = {"fourier_loss": ("amplitude", "intensity"), "input_transform": 
                  "lr_schedule": ("onecycle", "cosine", "constant")}
 
 
-def test_schema_states_the_unet_design_settings_with_todays_defaults():
-    """Left out, each new U-Net setting takes the behaviour from before it existed (the
-    first value); the passive network takes every value, none other."""
+def test_the_unet_design_settings_default_to_todays_behaviour_in_the_library():
+    """Left out, each new U-Net setting gets no schema default (a run made before it existed
+    keeps its parameters, so Snakemake reruns nothing) and the library's default is the
+    behaviour from before (the first value); the passive network takes every value."""
     config = copy.deepcopy(base())
     for settings in config["training"]["models"].values():
         for key in NEW_UNET_KEYS:
             settings.pop(key, None)
     validate(config, SCHEMA)
     for settings in config["training"]["models"].values():
-        assert {key: settings[key] for key in NEW_UNET_KEYS} == {
-            key: values[0] for key, values in NEW_UNET_KEYS.items()}
+        assert not set(NEW_UNET_KEYS) & set(settings)
+    defaults = {name: parameter.default for function in (UNet, train)
+                for name, parameter in inspect.signature(function).parameters.items()}
+    assert {key: defaults[key] for key in NEW_UNET_KEYS} == {
+        key: values[0] for key, values in NEW_UNET_KEYS.items()}
     for key, values in NEW_UNET_KEYS.items():
         for value in values:
             config["training"]["models"]["passive"][key] = value

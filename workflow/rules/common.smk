@@ -150,7 +150,8 @@ def methods_run_in(scenario):
 
 def method_folder(scenario, method):
     """The scenario folder that holds ``method``'s shards, scores and aligned
-    reconstructions for ``scenario``: its test set's owner for a training-free method."""
+    reconstructions for ``scenario``: its test set's owner for a training-free method.
+    """
     owner = OWNERS[scenario] if method in TRAINING_FREE else scenario
     return f"results/{RUN}/{owner}"
 
@@ -222,7 +223,9 @@ def run_benchmarks(scenario):
     folder = f"{RESULTS.format(scenario=scenario)}/benchmarks"
     methods = methods_run_in(scenario)
     jobs = {
-        "synthesize": [f"{folder}/synthesize_{split}.tsv" for split in splits(scenario)],
+        "synthesize": [
+            f"{folder}/synthesize_{split}.tsv" for split in splits(scenario)
+        ],
         **{f"train_{model}": [f"{folder}/train_{model}.tsv"] for model in TRAINED},
         "reconstruct": [
             f"{folder}/reconstruct_{method}_shard{shard}.tsv"
@@ -249,7 +252,9 @@ def check_benchmarks(rules):
     """Every rule but `all` writes a benchmark record, and every rule whose record lies in
     a scenario's folder is in run_benchmarks(), so that the scenario's time record
     (provenance.json, tables/timings.md) leaves no job out."""
-    covered = {rule for name in SCENARIOS for rule in run_benchmarks(name)} | {"provenance"}
+    covered = {rule for name in SCENARIOS for rule in run_benchmarks(name)} | {
+        "provenance"
+    }
     unrecorded = [
         each.name for each in rules if each.name != "all" and not each.benchmark
     ]
