@@ -128,6 +128,7 @@ TRAINING_FREE = [method for method in ALL_METHODS if not METHODS[method].needs()
 
 
 def owns_test_set(scenario):
+    """Whether ``scenario`` synthesizes its test split (others read their owner's)."""
     return OWNERS[scenario] == scenario
 
 
@@ -141,11 +142,8 @@ def splits(scenario):
 
 def methods_run_in(scenario):
     """The methods whose shards and scores a scenario computes itself."""
-    return [
-        method
-        for method in ALL_METHODS
-        if method not in TRAINING_FREE or owns_test_set(scenario)
-    ]
+    own = RESULTS.format(scenario=scenario)
+    return [method for method in ALL_METHODS if method_folder(scenario, method) == own]
 
 
 def method_folder(scenario, method):
