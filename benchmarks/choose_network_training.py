@@ -30,8 +30,12 @@ its suffix takes the schema default (amplitude, log1p, frame, onecycle); widths 
 epochs without theirs, the config's. With ``--refine-images N`` each network is also
 scored as the pipeline uses it: ``<objective>_refined`` on the first N validation images
 over the config's support-selection grid (the best grid point's mean and median
-symmetric MSE). Recorded results: benchmarks/results/network_training.md (input layout,
-precision, Jacobian weight) and benchmarks/results/input_layout.md (the layouts, refined).
+symmetric MSE). ``--trained NAME=DIR`` takes a variant's network already trained (its
+``best.pt`` and ``history.csv`` in DIR, e.g. a workflow run's ``models/passive`` on the
+same split) instead of training it again. Recorded results: benchmarks/results/network_training.md (input layout,
+precision, Jacobian weight at 6,000 images), benchmarks/results/input_layout.md (the
+layouts, refined), benchmarks/results/network_design.md and network_layout_schedule.md (the
+paper's design choices, capacity, layout and schedule at 24,000 images).
 """
 
 from __future__ import annotations
@@ -113,28 +117,30 @@ def refined_error(method: str, network: torch.nn.Module, data, n_val: int, confi
     return float(best["mean_mse"]), float(best["median_mse"]), selection.choice
 
 
-def train_variant(job: tuple[str, dict, Path, Path, int, int]) -> dict:
+def train_variant(job: tuple[str, dict, Path, Path, int, int, Path | None]) -> dict:
     """Train one variant in this process (one torch thread) with the workflow's training
     stage (:func:`prbench.stages.train_unet`, the variant's settings over the config's) on
-    the split saved at ``train_set``; its history, kept epoch and seconds, the per-image
+    the split saved at ``train_set``, or take it from ``trained`` (a folder with its
+    best.pt and history.csv; seconds NaN); its history, kept epoch and seconds, the per-image
     symmetric MSE of the kept network's outputs on the first ``metric_images``
     validation images, and with ``refine_images`` > 0 its refined validation error
     (:func:`refined_error`)."""
-    name, config, fashion, train_set, metric_images, refine_images = job
+    name, config, fashion, train_set, metric_images, refine_images, trained = job
     torch.set_num_threads(1)
     variant = parse_variant(name)
     objective = variant.pop("objective")
     data = synth.load(train_set)
     n_val = synth.validation_size(len(data.x), config["training"]["validation_fraction"])
     with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        start = time.perf_counter()
-        stages.train_unet(model=objective, train_set=train_set, fashion=fashion,
-                          settings={**config["training"]["models"][objective], **variant},
-                          validation_fraction=config["training"]["validation_fraction"],
-                          seed=config["seed"], device="cpu", best=folder / "best.pt",
-                          history=folder / "history.csv", curves=folder / "curves.png")
-        seconds = time.perf_counter() - start
+        folder, seconds = Path(trained or folder), math.nan
+        if trained is None:
+            start = time.perf_counter()
+            stages.train_unet(model=objective, train_set=train_set, fashion=fashion,
+                              settings={**config["training"]["models"][objective], **variant},
+                              validation_fraction=config["training"]["validation_fraction"],
+                              seed=config["seed"], device="cpu", best=folder / "best.pt",
+                              history=folder / "history.csv", curves=folder / "curves.png")
+            seconds = time.perf_counter() - start
         kept = load_network(folder / "best.pt", produced_by="this benchmark")
         history = pd.read_csv(folder / "history.csv")
     x = torch.from_numpy(data.x)
@@ -160,6 +166,11 @@ def mean_object_errors(data: synth.SynthesizedSet, n_val: int, images: int) -> n
     mean = x[:-n_val].mean(dim=0)
     truth = x[-n_val:][:images]
     return symmetric_mse(truth, mean.expand_as(truth), data.geometry).numpy()
+
+
+def _seconds(seconds: float) -> str:
+    """Training seconds, or "trained before" for a network taken with --trained."""
+    return "trained before" if math.isnan(seconds) else f"{seconds:.0f}"
 
 
 def report(results: list[dict], config: dict, config_name: str, jobs: int, command: str,
@@ -194,7 +205,7 @@ def report(results: list[dict], config: dict, config_name: str, jobs: int, comma
                   else paired_interval(result["errors"] - base))
         lines.append(f"| {result['name']} | {result['best_epoch']} | "
                      f"{kept['val_symmetric_mse']:.4f} | {kept['val_border_fraction']:.4f} | "
-                     f"{kept['val_loss']:.4f} | {speed:.0f} | {result['seconds']:.0f} | "
+                     f"{kept['val_loss']:.4f} | {speed:.0f} | {_seconds(result['seconds'])} | "
                      f"{result['errors'].mean():.4f} | {paired} | {refined} |")
     lines.append(f"| mean training object (calibration) | | | | | | | "
                  f"{calibration.mean():.4f} | {paired_interval(calibration - base)} | |")
@@ -230,12 +241,20 @@ def main() -> None:
     parser.add_argument("--refine-images", type=int, default=0,
                         help="also refine this many validation images from each network")
     parser.add_argument("--output", type=Path, help="also write the tables here")
+    parser.add_argument("--trained", nargs="+", default=[], metavar="NAME=DIR",
+                        help="take variant NAME's network from DIR (best.pt, history.csv) "
+                        "instead of training it: it must have been trained on this split")
     args = parser.parse_args()
     command = shlex.join(["python", *sys.argv])
     for name in args.variants:
         parse_variant(name)
     if args.metric_images < 1:
         parser.error("--metric-images must be >= 1")
+    trained = dict(item.split("=", 1) for item in args.trained)
+    unknown = sorted(set(trained) - set(args.variants))
+    if unknown:
+        parser.error(f"--trained names {unknown}, which are not among the --variants")
+    trained = {name: Path(folder) for name, folder in trained.items()}
     baseline = args.baseline or args.variants[0]
     if baseline not in args.variants:
         parser.error(f"--baseline {baseline} is not one of the --variants")
@@ -250,8 +269,8 @@ def main() -> None:
         train_set = Path(folder) / "train.npz"
         data.save(train_set)
         del data  # each variant's process loads the saved split
-        jobs = [(name, config, args.fashion, train_set, metric_images, args.refine_images)
-                for name in args.variants]
+        jobs = [(name, config, args.fashion, train_set, metric_images, args.refine_images,
+                 trained.get(name)) for name in args.variants]
         results = []
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             # As variants finish, the record so far (once the baseline is in) is written.
