@@ -32,10 +32,11 @@ scored as the pipeline uses it: ``<objective>_refined`` on the first N validatio
 over the config's support-selection grid (the best grid point's mean and median
 symmetric MSE). ``--trained NAME=DIR`` takes a variant's network already trained (its
 ``best.pt`` and ``history.csv`` in DIR, e.g. a workflow run's ``models/passive`` on the
-same split) instead of training it again. Recorded results: benchmarks/results/network_training.md (input layout,
-precision, Jacobian weight at 6,000 images), benchmarks/results/input_layout.md (the
-layouts, refined), benchmarks/results/network_design.md and network_layout_schedule.md (the
-paper's design choices, capacity, layout and schedule at 24,000 images).
+same split) instead of training it again. Recorded results:
+benchmarks/results/network_training.md (input layout, precision, Jacobian weight at 6,000
+images), benchmarks/results/input_layout.md (the layouts, refined),
+benchmarks/results/network_design.md and network_layout_schedule.md (the paper's design
+choices, capacity, layout and schedule at 24,000 images).
 """
 
 from __future__ import annotations
