@@ -66,7 +66,7 @@ from prbench.train import predict
 from validation_data import paired_interval, training_split
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANT = re.compile(r"(naive|passive)-(corner|centered)-(fp32|bf16)"
+VARIANT = re.compile(r"(naive|passive|canonical|invariant)-(corner|centered)-(fp32|bf16)"
                      r"(?:-jac(\d+(?:\.\d*)?(?:e-?\d+)?)(?:x(\d+))?)?(-fly)?"
                      r"(-intensity)?(-sqrt)?(-grid)?(?:-(cosine|constant))?"
                      r"(?:-w(\d+)(?:x(\d+))?)?(?:-e(\d+))?$")
@@ -83,9 +83,9 @@ def parse_variant(name: str) -> dict:
         raise ValueError(f"variant {name!r} does not read as {VARIANT.pattern}")
     (objective, layout, precision, weight, samples, fly, intensity, sqrt, grid, schedule,
      first, depth, epochs) = match.groups()
-    if objective == "naive" and (weight or intensity or grid):
-        raise ValueError(f"variant {name!r}: the naive objective takes no Jacobian penalty, "
-                         "intensity loss or grid output")
+    if objective != "passive" and (weight or intensity or grid):
+        raise ValueError(f"variant {name!r}: a supervised objective takes no Jacobian "
+                         "penalty, intensity loss or grid output")
     settings = {"objective": objective, "input_layout": layout, "amp": precision == "bf16",
                 "jacobian_weight": float(weight or 0.0),
                 "jacobian_samples": int(samples) if samples else None, "on_the_fly": bool(fly),
@@ -136,8 +136,10 @@ def train_variant(job: tuple[str, dict, Path, Path, int, int, Path | None]) -> d
         folder, seconds = Path(trained or folder), math.nan
         if trained is None:
             start = time.perf_counter()
+            # A U-Net the config does not train takes the naive one's settings.
+            models = config["training"]["models"]
             stages.train_unet(model=objective, train_set=train_set, fashion=fashion,
-                              settings={**config["training"]["models"][objective], **variant},
+                              settings={**models.get(objective, models["naive"]), **variant},
                               validation_fraction=config["training"]["validation_fraction"],
                               seed=config["seed"], device="cpu", best=folder / "best.pt",
                               history=folder / "history.csv", curves=folder / "curves.png")

@@ -185,6 +185,34 @@ def test_paired_differences_keep_pairs_and_match_direct_computation():
         table.paired_differences(scores, "alm", seed=0)
 
 
+def test_best_learned_against_best_training_free_picks_by_mean_and_pairs_images():
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.1, 0.5, 200)
+
+    def rows(method, mse):
+        return pd.DataFrame({"method": method, "image": np.arange(200), "mse": mse})
+
+    scores = pd.concat([
+        rows("hio_sw", base), rows("hio", base + 0.2),  # training-free: hio_sw is best
+        rows("hio_realpos", base - 0.05),  # reference: lower, but never the training-free best
+        rows("mean_object", base - 0.09),  # calibration: neither side
+        rows("naive_sw", base - 0.03 + rng.normal(0, 0.01, 200)),  # learned: the best
+        rows("prdeep", base + 0.1), rows("passive_dnn", base + 0.3)], ignore_index=True)
+    result = table.learned_against_training_free(scores, seed=0, resamples=2000)
+    assert (result["learned"], result["training_free"]) == ("naive_sw", "hio_sw")
+    difference = (scores[scores.method == "naive_sw"].mse.to_numpy() - base)
+    assert result["mean_difference"] == pytest.approx(difference.mean(), abs=1e-12)
+    assert result["learned_mean"] == pytest.approx(base.mean() + difference.mean())
+    assert result["ci_low"] < difference.mean() < result["ci_high"] < 0
+    assert result["better_share"] == pytest.approx((difference < 0).mean())
+    text = table.learned_markdown({"noiseless": result, "other": None})
+    assert ("| noiseless | Naive start, shrink-wrap | " in text and "| learned better |" in text
+            and "no learned or no training-free method" in text)
+    # The learned side uses a network or a denoiser: without them there is no comparison.
+    assert table.learned_against_training_free(
+        scores[~scores.method.isin(["naive_sw", "prdeep", "passive_dnn"])], seed=0) is None
+
+
 def test_unregistered_method_is_rejected():
     scores = pd.DataFrame({"method": ["magic"], "mse": [0.0]})
     with pytest.raises(ValueError, match="unregistered"):

@@ -185,7 +185,7 @@ def test_alm_tight_support_local_convergence(objects):
     noise = torch.randn(x.shape, generator=gen) * x.norm(dim=(1, 2), keepdim=True) / 28
     init = pad(x + 0.1 * noise, M).to(torch.complex64)
     init_error = symmetric_mse(x, init, G)
-    X, info = alm(Y, tight, init, geometry=G, outer_iters=10, inner_iters=50)
+    X, info = alm(Y, tight, init, geometry=G, n_starts=1, outer_iters=10, inner_iters=50)
     error = symmetric_mse(x, X, G)
     assert (error < 1e-3).all() and (error < init_error / 10).all()
     assert (info.extra["violation"] < 1e-5).all()
@@ -242,7 +242,7 @@ def test_dm_steps_match_numpy(iters):
     support = pad(torch.rand(2, g.n, g.n, generator=gen) < 0.7, g.m)
     init = torch.randn(2, g.m, g.m, generator=gen, dtype=torch.complex64)
     Y = forward(x, g.m)
-    X, _ = dm(Y, support, init, geometry=g, iters=iters, er_iters=0, beta=0.7)
+    X, _ = dm(Y, support, init, geometry=g, n_starts=1, iters=iters, er_iters=0, beta=0.7)
     expected = _numpy_dm(Y.numpy(), support.numpy(), init.numpy().astype(np.complex128), 0.7,
                          iters)
     np.testing.assert_allclose(X.numpy(), expected, rtol=0, atol=2e-5 * np.abs(expected).max())
@@ -432,11 +432,26 @@ def test_init_is_used_as_single_start(objects):
     init = pad(x, M).to(torch.complex64)
     short = {alm: {"outer_iters": 1, "inner_iters": 2}, alm_split: {"iters": 3}}
     for solver in ITERATIVE.values():
-        X, info = solver(Y, tight, init, geometry=G,
+        X, info = solver(Y, tight, init, geometry=G, n_starts=1,
                          **short.get(solver, {"iters": 3, "er_iters": 0}))
         assert info.start_residuals.shape == (3, 1)
         if solver in (hio, raar, dm, alm, alm_split):  # the truth is a fixed point
             torch.testing.assert_close(X, init, atol=1e-4, rtol=0)
+
+
+def test_init_with_more_starts_adds_the_random_starts_of_one_start_fewer(objects):
+    x, Y, tight = objects
+    init = pad(x, M).to(torch.complex64) * 0.5  # the truth at half its scale
+    short = {alm: {"outer_iters": 1, "inner_iters": 2}, alm_split: {"iters": 3}}
+    for solver in ITERATIVE.values():
+        settings = short.get(solver, {"iters": 3, "er_iters": 0})
+        _, mixed = solver(Y, tight, init, geometry=G, n_starts=3, seed=[4, 5, 6], **settings)
+        _, alone = solver(Y, tight, init, geometry=G, n_starts=1, seed=[4, 5, 6], **settings)
+        _, drawn = solver(Y, tight, geometry=G, n_starts=2, seed=[4, 5, 6], **settings)
+        assert mixed.start_residuals.shape == (3, 3)
+        torch.testing.assert_close(mixed.start_residuals[:, :1], alone.start_residuals)
+        torch.testing.assert_close(mixed.start_residuals[:, 1:], drawn.start_residuals)
+        assert (mixed.best_start == mixed.start_residuals.argmin(dim=1)).all()
 
 
 # --- input validation ---------------------------------------------------------------------

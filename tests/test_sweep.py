@@ -106,14 +106,28 @@ def test_stage_writes_exact_csv_markdown_and_figure(tables, tmp_path):
         paths[name].parent.mkdir()
         frame["images"] = 12  # every scenario scores the run's test images
         frame.to_csv(paths[name], index=False)  # as make_table writes it
+    scores = {}
+    for number, name in enumerate(tables):  # per-image scores: hio_sw best, nothing learned
+        scores[name] = tmp_path / name / "scores.csv"
+        pd.DataFrame([{"method": method, "image": image, "label": label, "offset_row": 0,
+                       "offset_col": 0, "flipped": False, "mse": (j + 1) / 10 + image / 100,
+                       "seconds": 1.0, "residual": 0.1, "iterations": 5, "stopped": "budget",
+                       "device": "cpu"}
+                      for j, (method, label, _) in enumerate(ROWS)
+                      for image in range(12)]).to_csv(scores[name], index=False)
     out = tmp_path / "sweep"
-    stages.summarize_sweep(tables=paths, scenarios=SCENARIOS, methods=[row[0] for row in ROWS],
-                           test_images=12, success_threshold=0.05,
+    stages.summarize_sweep(tables=paths, scores=scores, scenarios=SCENARIOS,
+                           methods=[row[0] for row in ROWS], test_images=12,
+                           success_threshold=0.05, bootstrap_resamples=100, seed=0,
                            csv=out / "sweep.csv", markdown=out / "sweep.md",
                            figure=[out / "sweep.png", out / "sweep.pdf"])
     written = pd.read_csv(out / "sweep.csv")
     assert rows_of(written) == rows_of(pd.DataFrame(expected_rows(tables)))
-    assert KNOWN_CELL in (out / "sweep.md").read_text(encoding="utf-8")
+    markdown = (out / "sweep.md").read_text(encoding="utf-8")
+    assert KNOWN_CELL in markdown
+    for name in tables:  # the comparison, one row per scenario
+        assert f"| {name} | — |" in markdown
+    assert markdown.count("no learned or no training-free method") == len(tables)
     with Image.open(out / "sweep.png") as image:
         assert image.format == "PNG"
     assert (out / "sweep.pdf").read_bytes().startswith(b"%PDF-")

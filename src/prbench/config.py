@@ -14,7 +14,7 @@ import re
 from numbers import Real
 from typing import Any
 
-from .registry import METHODS, SUPPORT_SELECTORS
+from .registry import METHODS, SUPERVISED_MODELS, SUPPORT_SELECTORS
 
 __all__ = ["ConfigError", "PHOTONS_PER_PIXEL_FLOOR", "SUMMARY_FOLDER", "SWEEP_KEYS", "check",
            "check_values", "scenario_config", "scenario_synthesis", "owners_of_test_splits"]
@@ -160,12 +160,13 @@ def check(config: dict[str, Any], *, schema: dict[str, Any] | None = None) -> No
         raise ConfigError(f"config key {key} = {value!r} must be an integer (written without "
                           "a decimal point)")
     models = config.get("training", {}).get("models", {})
-    for key, needed in (("fourier_loss", "amplitude"), ("output_domain", "frame")):
-        value = models.get("naive", {}).get(key, needed)
-        if value != needed:
-            raise ConfigError(f"config key training.models.naive.{key} = {value!r}: the naive "
-                              f"objective compares the output with the object frame, it "
-                              f"takes {needed!r}")
+    for model in SUPERVISED_MODELS:
+        for key, needed in (("fourier_loss", "amplitude"), ("output_domain", "frame")):
+            value = models.get(model, {}).get(key, needed)
+            if value != needed:
+                raise ConfigError(f"config key training.models.{model}.{key} = {value!r}: the "
+                                  f"{model} objective compares the output with the object "
+                                  f"frame, it takes {needed!r}")
     scenarios = config.get("scenarios") or {}
     if not scenarios:
         raise ConfigError("config key scenarios must list at least one scenario "

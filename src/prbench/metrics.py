@@ -24,7 +24,7 @@ from .geometry import Geometry, check_geometry
 from .physics import check_batch, conjugate_flip, pad
 
 __all__ = ["MSE_SLACK", "Alignment", "align", "border_energy_fraction", "brightest_window",
-           "symmetric_mse", "window_energy", "EMPTY_WINDOW_FRACTION"]
+           "invariant_error", "symmetric_mse", "window_energy", "EMPTY_WINDOW_FRACTION"]
 
 #: Rounding slack above 1 that a stored symmetric MSE may show (exactly it is <= 1: eta = 0
 #: is allowed); readers of scores, tables and support curves accept values up to 1 + this.
@@ -58,13 +58,24 @@ def _circular_correlation(a_padded: torch.Tensor, r: torch.Tensor) -> torch.Tens
     return torch.fft.ifft2(torch.conj(torch.fft.fft2(a_padded)) * torch.fft.fft2(r))
 
 
+def _window_energy(r: torch.Tensor, n: int) -> torch.Tensor:
+    """:func:`window_energy` in the precision of the complex (B, m, m) ``r``."""
+    box = pad(torch.ones(1, n, n, dtype=r.dtype, device=r.device), r.shape[-1])
+    return _circular_correlation(box, r.abs().square().to(r.dtype)).real
+
+
 def window_energy(r: torch.Tensor, n: int) -> torch.Tensor:
     """E[b, p] = sum_{q in [0, n)^2} |r_b[p + q mod m]|^2: the energy of every n x n
     circular window of r (B, m, m), by its top-left corner p; (B, m, m) float64, one
     FFT-based box correlation."""
-    box = pad(torch.ones(1, n, n, dtype=torch.complex128, device=r.device), r.shape[-1])
-    return _circular_correlation(box, r.to(torch.complex128).abs().square()
-                                 .to(torch.complex128)).real
+    return _window_energy(r.to(torch.complex128), n)
+
+
+def _flip_correlations(a: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """<A_f, R_p> for f in (A, its conjugate flip) and every circular shift p: a (B, n, n)
+    truth and r (B, m, m) reconstruction of one complex dtype -> (B, 2, m, m)."""
+    candidates = torch.stack([a, conjugate_flip(a)], dim=1)
+    return _circular_correlation(pad(candidates, r.shape[-1]), r.unsqueeze(1))
 
 
 def _windows(r: torch.Tensor, row: torch.Tensor, col: torch.Tensor, n: int) -> torch.Tensor:
@@ -125,8 +136,7 @@ def align(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) -> Align
     total_energy = r.abs().square().sum(dim=(-2, -1))  # (B,)
     energy = window_energy(r, n)  # (B, m, m)
 
-    candidates = torch.stack([a, conjugate_flip(a)], dim=1)  # (B, 2, n, n)
-    inner = _circular_correlation(pad(candidates, m), r.unsqueeze(1))  # (B, 2, m, m)
+    inner = _flip_correlations(a, r)  # (B, 2, m, m)
     nonempty = energy > EMPTY_WINDOW_FRACTION * total_energy[:, None, None]
     denominator = truth_energy[:, None, None, None] * energy.unsqueeze(1)
     ratio = inner.abs().square() / torch.where(nonempty.unsqueeze(1), denominator,
@@ -160,6 +170,45 @@ def symmetric_mse(truth: torch.Tensor, recon: torch.Tensor, geometry: Geometry) 
     best-aligned reconstruction itself.
     """
     return align(truth, recon, geometry).mse
+
+
+def invariant_error(truth: torch.Tensor, recon: torch.Tensor, m: int, *,
+                    fit_scale: bool = False) -> torch.Tensor:
+    """Relative error of ``recon`` to the nearest symmetric copy of ``truth``, (B,),
+    differentiable: the training loss of the ``invariant`` U-Net.
+
+    truth: (B, n, n), recon: (B, h, w), h, w <= m, both placed at the top-left of the
+    m x m grid; computed in complex64, or complex128 if either input is double. With
+    A_f over (A, its conjugate flip), S_p the circular shift by p and R = pad(recon, m):
+
+    * ``fit_scale=False`` (the loss): min_{p, f, theta} ||S_p A_f - e^{i theta} R||^2 / ||A||^2
+      over the whole grid, = min_{p, f} (||A||^2 + ||R||^2 - 2 |<A_f, R_p>|) / ||A||^2, so the
+      output's scale and any energy outside the shifted truth's frame count;
+    * ``fit_scale=True``: the score, :func:`symmetric_mse` (the n x n window R_p, scale
+      eta >= 0 fitted too): min_{p, f} 1 - |<A_f, R_p>|^2 / (||A||^2 ||R_p||^2).
+
+    The correlations <A_f, R_p> for all p are FFT cross-correlations, as in :func:`align`;
+    the minimum passes its gradient to the best (p, f).
+    """
+    if truth.ndim != 3 or recon.ndim != 3 or len(truth) != len(recon):
+        raise ValueError(f"truth and recon must be (B, n, n) and (B, h, w) batches of one B, "
+                         f"got {tuple(truth.shape)} and {tuple(recon.shape)}")
+    double = torch.float64 in (truth.real.dtype, recon.real.dtype)
+    dtype = torch.complex128 if double else torch.complex64
+    a, r = truth.to(dtype), pad(recon.to(dtype), m)
+    inner = _flip_correlations(a, r)  # (B, 2, m, m)
+    truth_energy = a.abs().square().sum(dim=(-2, -1))[:, None, None, None]
+    if fit_scale:
+        energy = _window_energy(r, truth.shape[-1]).unsqueeze(1)
+        total = r.abs().square().sum(dim=(-2, -1))[:, None, None, None]
+        nonempty = energy > EMPTY_WINDOW_FRACTION * total
+        ratio = inner.abs().square() / (truth_energy * torch.where(nonempty, energy,
+                                                                    torch.ones_like(energy)))
+        error = torch.where(nonempty, 1.0 - ratio, torch.ones_like(ratio)).clamp(0.0, 1.0)
+    else:
+        recon_energy = r.abs().square().sum(dim=(-2, -1))[:, None, None, None]
+        error = (truth_energy + recon_energy - 2 * inner.abs()) / truth_energy
+    return error.flatten(1).amin(dim=1)
 
 
 def border_energy_fraction(x: torch.Tensor, width: int = 2) -> torch.Tensor:

@@ -14,15 +14,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["GROUP_TITLES", "METHODS", "Method", "PAPER_ORDER", "PAPER_TABLE1",
-           "SUPPORT_SELECTORS"]
+           "SUPERVISED_MODELS", "SUPPORT_SELECTORS"]
 
 #: Row groups of Table 1, in table order.
 GROUP_TITLES = {
     "paper": "Methods compared in the paper",
     "beyond": "Not compared in the paper: support-free baselines and controls",
+    "learned": "Not in the paper: learned starts with shrink-wrap, symmetry-aware training",
     "reference": "Reference only: uses knowledge the paper's methods do not (object real, >= 0)",
     "calibration": "Calibration: one constant prediction for every image, measurements unused",
 }
+
+
+#: The U-Nets trained on the true objects, each named after its objective
+#: (:func:`prbench.train.losses.supervised_loss`): "naive" on the objects as synthesized
+#: (paper, Sec. 2.1), "canonical" on their symmetry-broken representatives
+#: (:func:`prbench.symmetry.canonical_form`), "invariant" with the distance to the
+#: nearest symmetric copy as the loss. The fourth U-Net, "passive", sees Y alone.
+SUPERVISED_MODELS = ("naive", "canonical", "invariant")
 
 
 @dataclass(frozen=True)
@@ -31,11 +40,12 @@ class Method:
 
     name: registry key, used in file names; label: display name in tables;
     group: a key of :data:`GROUP_TITLES`: "paper" (compared in the paper's Table 1),
-    "beyond" (support-free baselines and controls the paper did not run) or
-    "reference" (uses prior knowledge the paper's methods do not: a reference
-    point only). solver: key into :data:`prbench.solvers.SOLVERS`, or None for a
-    network's output taken as it is. model: the trained U-Net ("naive",
-    "passive") whose output the method uses, or None. start: "output" starts
+    "beyond" (support-free baselines and controls the paper did not run), "learned"
+    (learned methods beyond the paper), "reference" (uses prior knowledge the paper's
+    methods do not: a reference point only) or "calibration". solver: key into
+    :data:`prbench.solvers.SOLVERS`, or None for a network's output taken as it is.
+    model: the trained U-Net ("passive" or one of :data:`SUPERVISED_MODELS`) whose output
+    the method uses, or None. start: "output" starts
     the solver from the network output, "random" from random phases. A method
     with a model and a solver estimates its support from the network output
     (paper, Sec. 2.2), with the smoothing and threshold selected on the
@@ -105,6 +115,21 @@ METHODS: dict[str, Method] = {
                "passive"),
         Method("naive_support_only", "Naive support, random start", "beyond", "alm_split",
                "naive"),
+        # Shrink-wrap from the network: its output is the start and its selected support
+        # the initial support, which shrink-wrap then updates (hio_sw's settings).
+        Method("passive_sw", "Passive start, shrink-wrap", "learned", "hio_sw", "passive",
+               "output"),
+        Method("naive_sw", "Naive start, shrink-wrap", "learned", "hio_sw", "naive", "output"),
+        Method("canonical_dnn", "Canonical DNN", "learned", None, "canonical"),
+        Method("canonical_refined", "Canonical Refined", "learned", "alm_split", "canonical",
+               "output"),
+        Method("canonical_sw", "Canonical start, shrink-wrap", "learned", "hio_sw",
+               "canonical", "output"),
+        Method("invariant_dnn", "Invariant-loss DNN", "learned", None, "invariant"),
+        Method("invariant_refined", "Invariant-loss Refined", "learned", "alm_split",
+               "invariant", "output"),
+        Method("invariant_sw", "Invariant-loss start, shrink-wrap", "learned", "hio_sw",
+               "invariant", "output"),
         Method("hio_realpos", "HIO real>=0 (ref.)", "reference", "hio",
                fixed={"real_nonnegative": True}),
         Method("mean_object", "Mean training object", "calibration", None, mean_object=True),
@@ -114,7 +139,8 @@ METHODS: dict[str, Method] = {
 #: Model -> the method whose reconstruction selects that model's support on the validation
 #: split (its solver settings, its start); every method of the model with a solver uses
 #: that selection (``support/<model>.json``).
-SUPPORT_SELECTORS = {"naive": "naive_refined", "passive": "passive_refined"}
+SUPPORT_SELECTORS = {"naive": "naive_refined", "passive": "passive_refined",
+                     "canonical": "canonical_refined", "invariant": "invariant_refined"}
 
 
 def _check_support_selectors() -> None:

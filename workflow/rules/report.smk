@@ -176,6 +176,7 @@ rule provenance:
 rule sweep_summary:
     input:
         tables=expand(f"{RESULTS}/tables/table1.csv", scenario=SCENARIOS),
+        scores=expand(f"{RESULTS}/scores.csv", scenario=SCENARIOS),
     output:
         csv=report(
             f"{SUMMARY}/sweep.csv", category="Sweep", caption="../report/sweep.rst"
@@ -197,6 +198,8 @@ rule sweep_summary:
         methods=ALL_METHODS,
         test_images=TEST_IMAGES,
         success_threshold=config["report"]["success_threshold"],
+        bootstrap_resamples=config["report"]["bootstrap_resamples"],
+        seed=config["seed"],
     script:
         "../scripts/sweep_summary.py"
 

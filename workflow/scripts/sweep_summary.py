@@ -6,9 +6,12 @@ from prbench import stages
 def main(job):
     scenarios = job.params.scenarios
     stages.run(stages.summarize_sweep, log=job.log[0],
-               tables=dict(zip(scenarios, job.input.tables)), scenarios=scenarios,
+               tables=dict(zip(scenarios, job.input.tables)),
+               scores=dict(zip(scenarios, job.input.scores)), scenarios=scenarios,
                methods=job.params.methods, test_images=job.params.test_images,
-               success_threshold=job.params.success_threshold, csv=job.output.csv,
+               success_threshold=job.params.success_threshold,
+               bootstrap_resamples=job.params.bootstrap_resamples, seed=job.params.seed,
+               csv=job.output.csv,
                markdown=job.output.markdown, figure=job.output.figure)
 
 

@@ -21,8 +21,9 @@ from ..io import CorruptFileError, check_ranges, read_csv
 from ..metrics import MSE_SLACK
 from ..registry import GROUP_TITLES, METHODS, PAPER_ORDER, PAPER_TABLE1
 
-__all__ = ["TABLE_COLUMNS", "ordered", "paired_differences", "paired_markdown", "read_table",
-           "summarize", "to_latex", "to_markdown"]
+__all__ = ["TABLE_COLUMNS", "learned_against_training_free", "learned_markdown", "ordered",
+           "paired_differences", "paired_markdown", "read_table", "summarize", "to_latex",
+           "to_markdown"]
 
 #: Columns of Table 1's CSV (:func:`summarize`), in order.
 TABLE_COLUMNS = ("method", "label", "group", "images", "mean_mse", "ci_low", "ci_high",
@@ -135,6 +136,74 @@ def paired_markdown(paired: pd.DataFrame, reference: str) -> str:
     lines += [f"| {row.label} | {row.mean_difference:+.3f} | [{row.ci_low:+.3f}, "
               f"{row.ci_high:+.3f}] | {100 * row.better_share:.0f}% of {row.images} |"
               for row in paired.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
+def _is_learned(name: str) -> bool:
+    """Whether the method uses a trained network or denoiser."""
+    return bool({"network", "denoiser"} & set(METHODS[name].needs()))
+
+
+def _is_training_free(name: str) -> bool:
+    """Whether the method needs nothing trained and is neither a reference row (prior
+    knowledge the others lack) nor the calibration."""
+    return not METHODS[name].needs() and METHODS[name].group in ("paper", "beyond")
+
+
+def learned_against_training_free(scores: pd.DataFrame, *, seed: int,
+                                  resamples: int = 2000) -> dict | None:
+    """The best learned method against the best training-free one, image by image.
+
+    scores: per-image rows (method, image, mse). Learned: a method that uses a trained
+    network or denoiser; training-free: one that needs nothing trained (reference and
+    calibration rows excluded). Each side's best is its lowest mean MSE on these images.
+    Returns their names and means and :func:`paired_differences`' row of the learned one
+    against the training-free one (mean_difference < 0: learning wins), or None when a
+    side has no method.
+    """
+    means = scores.groupby("method")["mse"].mean()
+    learned = [name for name in means.index if _is_learned(name)]
+    free = [name for name in means.index if _is_training_free(name)]
+    if not learned or not free:
+        return None
+    best_learned, best_free = min(learned, key=means.get), min(free, key=means.get)
+    pair = scores[scores["method"].isin([best_learned, best_free])]
+    row = paired_differences(pair, best_free, seed=seed, resamples=resamples).iloc[0]
+    return {"learned": best_learned, "training_free": best_free,
+            "learned_mean": float(means[best_learned]),
+            "training_free_mean": float(means[best_free]),
+            **{key: row[key] for key in ("images", "mean_difference", "ci_low", "ci_high",
+                                         "better_share")}}
+
+
+def learned_markdown(comparisons: dict[str, dict | None]) -> str:
+    """Markdown of :func:`learned_against_training_free` results, one row per key (a
+    scenario's name; an empty key: one scenario, no scenario column)."""
+    named = any(comparisons)
+    lines = ["**Best learned method against the best training-free method** (each the "
+             "lowest mean MSE of its kind on these test images; learned: uses a trained "
+             "network or denoiser; training-free: needs nothing trained, reference and "
+             "calibration rows excluded; difference: learned minus training-free, paired "
+             "per image, 95% bootstrap CI)", ""]
+    header = ["Learned", "Mean MSE", "Training-free", "Mean MSE", "Difference", "95% CI",
+              "Learned better on", "Verdict"]
+    align = ["---", "---:", "---", "---:", "---:", "---:", "---:", "---"]
+    if named:
+        header, align = ["Scenario", *header], ["---", *align]
+    lines += ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    for scenario, row in comparisons.items():
+        cells = [scenario] if named else []
+        if row is None:
+            cells += ["—"] * 7 + ["no learned or no training-free method"]
+        else:
+            verdict = ("learned better" if row["ci_high"] < 0 else
+                       "training-free better" if row["ci_low"] > 0 else "undecided")
+            cells += [METHODS[row["learned"]].label, f"{row['learned_mean']:.3f}",
+                      METHODS[row["training_free"]].label, f"{row['training_free_mean']:.3f}",
+                      f"{row['mean_difference']:+.3f}",
+                      f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]",
+                      f"{100 * row['better_share']:.0f}% of {row['images']}", verdict]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

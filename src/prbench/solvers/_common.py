@@ -266,11 +266,12 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
     """Validate solver inputs and build the (B*K, m, m) batch of starts.
 
     Y must be (B, m, m) with m = geometry.m; support None means the geometry's
-    n x n frame at the top-left (:meth:`Geometry.frame_mask`). With ``init``
-    (B, m, m) given, it is the single start x_0 of each image (K = 1, n_starts
-    is ignored). Otherwise K = n_starts random starts
-    ``x_0 = P_C F^-1(sqrt(Y) e^{i phi})`` with i.i.d. uniform phases phi.
-    Y may be float16/bfloat16 (upcast, :func:`check_measurements`).
+    n x n frame at the top-left (:meth:`Geometry.frame_mask`). K = n_starts starts
+    per image: random starts ``x_0 = P_C F^-1(sqrt(Y) e^{i phi})`` with i.i.d. uniform
+    phases phi, except that with ``init`` (B, m, m) given, each image's first start is
+    its init as it is and the other n_starts - 1 are random (drawn as for
+    n_starts - 1 random starts), so that the final choice by Fourier residual picks
+    between them. Y may be float16/bfloat16 (upcast, :func:`check_measurements`).
     """
     Y = check_measurements(Y, geometry)
     batch, m = Y.shape[0], geometry.m
@@ -285,18 +286,24 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
             raise ValueError(f"init must be a tensor of shape {tuple(Y.shape)} like Y, got {got}")
         if init.device != device:
             raise ValueError(f"init is on {init.device} but Y on {device}")
-        x0 = init.to(torch.complex64)
-        if not torch.isfinite(torch.view_as_real(x0)).all():
+        if not torch.isfinite(torch.view_as_real(init.to(torch.complex64))).all():
             raise ValueError("init contains NaN or infinite values")
-        return Problem(batch, 1, magnitude, support.clone(), x0.clone())
     check_param("n_starts", n_starts, integer=True, ge=1)
     seeds = instance_seeds(seed, batch)
+    drawn = n_starts - (init is not None)
     magnitude = magnitude.repeat_interleave(n_starts, dim=0)
     support = support.repeat_interleave(n_starts, dim=0)
-    phases = random_phases(seeds, n_starts, m, device)
-    x0 = torch.fft.ifft2(torch.polar(magnitude, phases))
-    x0 = Constraint(support, real_nonnegative).project(x0)
-    return Problem(batch, n_starts, magnitude, support, x0)
+    x0 = torch.empty(batch, n_starts, m, m, dtype=torch.complex64, device=device)
+    if init is not None:
+        x0[:, 0] = init.to(torch.complex64)
+    if drawn:
+        phases = random_phases(seeds, drawn, m, device)
+        starts = magnitude.view(batch, n_starts, m, m)[:, n_starts - drawn:].reshape(-1, m, m)
+        random_starts = torch.fft.ifft2(torch.polar(starts, phases))
+        x0[:, n_starts - drawn:] = Constraint(
+            support.view(batch, n_starts, m, m)[:, n_starts - drawn:].reshape(-1, m, m),
+            real_nonnegative).project(random_starts).view(batch, drawn, m, m)
+    return Problem(batch, n_starts, magnitude, support, x0.view(-1, m, m))
 
 
 def finish(problem: Problem, x: torch.Tensor, support: torch.Tensor, history: list[torch.Tensor],

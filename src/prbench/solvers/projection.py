@@ -199,7 +199,7 @@ def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
     x_{k+1} = P_M x_k on S, x_k - beta P_M x_k off S; then ``er_iters`` steps of
     x <- P_S P_M x. Y: (B, m, m) intensities |F pad x|^2, m = geometry.m; support:
     (m, m) or (B, m, m) bool, None = the geometry's n x n top-left frame; init: (B, m, m)
-    complex, the single start x_0 of each image (n_starts is then ignored); else
+    complex, the first start x_0 of each image, the other n_starts - 1 random; else
     ``n_starts`` random starts x_0 = P_S F^-1(sqrt(Y) e^{i phi}), phi i.i.d. uniform,
     drawn from a generator seeded per image; seed: an int shared by all images (an
     image gets the same starts alone or in any batch) or one int per image.

@@ -48,6 +48,10 @@ def make_table(*, method_scores: dict[str, str | Path], test_images: int, scores
         paired = table.paired_differences(merged, paired_reference, seed=seed,
                                           resamples=bootstrap_resamples)
         text += "\n" + table.paired_markdown(paired, paired_reference)
+    comparison = table.learned_against_training_free(merged, seed=seed,
+                                                     resamples=bootstrap_resamples)
+    if comparison is not None:
+        text += "\n" + table.learned_markdown({"": comparison})
     _LOG.info("Table 1\n%s", text)
     write_text(scores, merged.to_csv(index=False))
     write_text(markdown, text)

@@ -1,6 +1,6 @@
 """Training and inference of the learned initialiser g_W: Y -> X (paper, Sec. 2.1, 3).
 
-:class:`InitialiserTask` is the naive or passive objective (Eqs. 2.1-2.2) as a
+:class:`InitialiserTask` is a supervised or the passive objective (Eqs. 2.1-2.2) as a
 task of the one training loop (:func:`prbench.train.loop.fit`); :func:`train`
 runs it with one of the U-Nets' learning-rate schedules (:data:`LR_SCHEDULES`);
 :func:`predict` applies a network.
@@ -58,14 +58,15 @@ def _check_pairs(data: tuple[torch.Tensor, ...], name: str) -> tuple[torch.Tenso
 
 
 class InitialiserTask:
-    """Learning g_W: Y -> X with the naive or the passive objective (paper, Sec. 2.1).
+    """Learning g_W: Y -> X with a supervised or the passive objective (paper, Sec. 2.1).
 
     train_set, val_set: tuples (x (N, n, n) complex64, y (N, m, m) float32) of CPU
     tensors; the geometry (n, m) is read from val_set's shapes.
     on_the_fly: (N, h, w) real base images; then ``train_set`` must be None and
     each epoch draws fresh placements (:func:`prbench.data.synth.random_placement`,
     stream 1 of the epoch) and computes Y = |F pad(X, m)|^2 on the device.
-    objective: "naive" (naive_loss on X) or "passive" (passive_loss with
+    objective: "naive", "canonical" or "invariant" (supervised on X,
+    :func:`prbench.train.losses.supervised_loss`) or "passive" (passive_loss with
     ``fourier_loss`` + jacobian_weight * ||J||_F^2 estimated with ``n_projections``
     projections on ``jacobian_samples`` images of each batch (None: all);
     :func:`prbench.train.losses.objective`). Shuffling: a DataLoader with stream 0

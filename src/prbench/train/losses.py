@@ -1,6 +1,9 @@
 """Training objectives of the paper, Sec. 2.1.
 
-* :func:`naive_loss` -- the naive end-to-end objective ``l(X_i, g(Y_i))``.
+* :func:`naive_loss` -- the naive end-to-end objective ``l(X_i, g(Y_i))``; with the
+  targets in :func:`prbench.symmetry.canonical_form` (symmetry-broken, objective
+  "canonical") or, with :func:`prbench.metrics.invariant_error`, the distance to the
+  nearest symmetric copy of X_i (objective "invariant"): :func:`supervised_loss`.
 * :func:`passive_loss` -- the passive (measurement-consistency) objective, Eq. (2.1),
   on Fourier amplitudes or, as written in the paper, on intensities.
 * :func:`jacobian_frobenius_sq` -- the random-projection estimate of
@@ -18,14 +21,18 @@ from dataclasses import dataclass
 
 import torch
 
+from ..metrics import invariant_error
 from ..nets.unet import to_complex
 from ..physics import fourier_residual, pad
+from ..registry import SUPERVISED_MODELS
+from ..symmetry import canonical_form
 
 __all__ = [
     "FOURIER_LOSSES",
     "OBJECTIVES",
     "ObjectiveTerms",
     "naive_loss",
+    "supervised_loss",
     "intensity_residual",
     "passive_loss",
     "jacobian_frobenius_sq",
@@ -33,7 +40,9 @@ __all__ = [
     "objective",
 ]
 
-OBJECTIVES = ("naive", "passive")
+#: The U-Nets' objectives (each U-Net of the registry is named after its objective): the
+#: supervised ones compare the output with the true object, "passive" with Y alone.
+OBJECTIVES = (*SUPERVISED_MODELS, "passive")
 #: What the passive loss compares: Fourier amplitudes sqrt(Y) or intensities Y.
 FOURIER_LOSSES = ("amplitude", "intensity")
 
@@ -59,6 +68,29 @@ def naive_loss(x_true: torch.Tensor, x_pred: torch.Tensor) -> torch.Tensor:
     error = (x_pred - x_true).abs().square().sum(dim=(-2, -1))
     energy = x_true.abs().square().sum(dim=(-2, -1))
     return (error / energy.clamp_min(torch.finfo(energy.dtype).tiny)).mean()
+
+
+def supervised_loss(kind: str, x_true: torch.Tensor, x_pred: torch.Tensor,
+                    m: int) -> torch.Tensor:
+    """The supervised objective ``kind`` on a batch, a scalar: x_true, x_pred (B, n, n).
+
+    "naive": :func:`naive_loss` (the object as synthesised, paper Sec. 2.1);
+    "canonical": :func:`naive_loss` against :func:`prbench.symmetry.canonical_form` of
+    x_true (symmetry-broken targets, arXiv:2003.09077); "invariant": the batch mean of
+    :func:`prbench.metrics.invariant_error` on the m x m grid (the distance to the nearest
+    shifted, flipped, phase-rotated copy of x_true; the score's symmetries as the loss).
+    FFTs run in complex64 with autocast disabled.
+    """
+    if kind not in SUPERVISED_MODELS:
+        raise ValueError(f"supervised objective must be one of {SUPERVISED_MODELS}, "
+                         f"got {kind!r}")
+    if kind == "naive":
+        return naive_loss(x_true, x_pred)
+    with torch.autocast(device_type=x_pred.device.type, enabled=False):
+        x_true, x_pred = _complex32(x_true), _complex32(x_pred)
+        if kind == "canonical":
+            return naive_loss(canonical_form(x_true), x_pred)
+        return invariant_error(x_true, x_pred, m).mean()
 
 
 def intensity_residual(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -167,12 +199,13 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
               n_projections: int = 1, jacobian_samples: int | None = None) -> ObjectiveTerms:
     """Training loss of ``model`` (a :class:`prbench.nets.UNet`) on a batch (paper, Sec. 2.1).
 
-    x: (B, n, n) complex true objects (used by ``kind="naive"`` only);
+    x: (B, n, n) complex true objects (used by the supervised kinds only);
     y: (B, m, m) intensities. The network sees ``model.network_input(y)`` and
     outputs (B, 2, n, n) real/imag channels, or (B, 2, m, m) with its
     ``output_domain="grid"``.
-    kind="naive": naive_loss(x, g(Y)) (jacobian_weight must be 0, fourier_loss
-    "amplitude", the output domain "frame": its target is the frame);
+    kind "naive", "canonical" or "invariant": supervised_loss(kind, x, g(Y), m)
+    (jacobian_weight must be 0, fourier_loss "amplitude", the output domain "frame":
+    its target is the frame);
     kind="passive": passive_loss(Y, g(Y), fourier_loss) + jacobian_weight * ||J_g||_F^2,
     Eq. (2.2), with J the Jacobian of the network output w.r.t. its normalised input.
     With jacobian_weight == 0 no input gradient or Jacobian is computed at all.
@@ -183,11 +216,12 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
     """
     if kind not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {kind!r}")
-    if jacobian_weight < 0 or (kind == "naive" and jacobian_weight != 0):
-        raise ValueError(f"jacobian_weight must be >= 0, and 0 for the naive objective; "
+    supervised = kind in SUPERVISED_MODELS
+    if jacobian_weight < 0 or (supervised and jacobian_weight != 0):
+        raise ValueError(f"jacobian_weight must be >= 0, and 0 for a supervised objective; "
                          f"got {jacobian_weight} with objective {kind!r}")
-    if kind == "naive" and (fourier_loss != "amplitude" or model.output_domain != "frame"):
-        raise ValueError(f"the naive objective compares the output with the object frame: it "
+    if supervised and (fourier_loss != "amplitude" or model.output_domain != "frame"):
+        raise ValueError(f"the {kind} objective compares the output with the object frame: it "
                          f"takes fourier_loss 'amplitude' and a network of output_domain "
                          f"'frame', got {fourier_loss!r} and {model.output_domain!r}")
     if jacobian_samples is not None and jacobian_samples < 1:
@@ -200,7 +234,7 @@ def objective(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, kind:
         inputs.requires_grad_(True)
     outputs = model(inputs)
     x_pred = to_complex(outputs)
-    data = (naive_loss(x, x_pred) if kind == "naive"
+    data = (supervised_loss(kind, x, x_pred, y.shape[-1]) if supervised
             else passive_loss(y, x_pred, fourier_loss))
     if not jacobian_weight:
         return ObjectiveTerms(total=data, data=data, jacobian=None, prediction=x_pred)
