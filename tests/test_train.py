@@ -200,8 +200,9 @@ def test_objective_of_grid_networks_and_the_naive_refusals():
     torch.testing.assert_close(terms.data, passive_loss(y, prediction, "intensity"))
     for model, fourier_loss in ((model, "amplitude"), (UNet(widths=(4, 8), out_size=7),
                                                        "intensity")):
-        with pytest.raises(ValueError, match="naive objective"):
-            objective(model, x, y, kind="naive", fourier_loss=fourier_loss)
+        for kind in ("naive", "canonical", "invariant"):
+            with pytest.raises(ValueError, match=f"{kind} objective"):
+                objective(model, x, y, kind=kind, fourier_loss=fourier_loss)
 
 
 def test_objective_estimates_the_jacobian_on_a_subset_of_the_batch():
@@ -254,7 +255,8 @@ def _val_loss(model, val, kind):
         return objective(model, *val, kind=kind).data.item()
 
 
-@pytest.mark.parametrize("kind, weight", [("naive", 0.0), ("passive", 0.0), ("passive", 1e-3)])
+@pytest.mark.parametrize("kind, weight", [("naive", 0.0), ("passive", 0.0), ("passive", 1e-3),
+                                          ("canonical", 0.0), ("invariant", 0.0)])
 def test_training_lowers_the_loss(tmp_path, kind, weight):
     _, train_set, val_set = _tiny_sets()
     model = _model()

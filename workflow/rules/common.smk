@@ -104,10 +104,12 @@ ALL_METHODS = list(config["reconstruction"]["methods"])
 TEST_IMAGES = config["synthesis"]["test_size"]
 # Networks are trained only when a configured method needs them.
 NEEDED = {path for method in ALL_METHODS for path in METHODS[method].needs().values()}
+# In the registry's order (SUPPORT_SELECTORS), not the config's: the tables list them so.
 MODELS = [
     model
-    for model in config.get("training", {}).get("models", {})
-    if f"models/{model}/best.pt" in NEEDED
+    for model in SUPPORT_SELECTORS
+    if model in config.get("training", {}).get("models", {})
+    and f"models/{model}/best.pt" in NEEDED
 ]
 TRAINED = MODELS + (["denoiser"] if "models/denoiser/best.pt" in NEEDED else [])
 # Epochs of every trained network: its history.csv must hold each (readers check them).
