@@ -26,8 +26,11 @@ def load(path):
 
 
 def dotted_keys(node, prefix=""):
-    """Every leaf key of a nested dict, as dotted paths (lists are leaves)."""
-    if not isinstance(node, dict) or not node:
+    """Every leaf key of a nested dict, as dotted paths (lists are leaves; an empty dict,
+    such as a method without parameters, holds no key)."""
+    if isinstance(node, dict) and not node:
+        return set()
+    if not isinstance(node, dict):
         return {prefix.rstrip(".")}
     return {key for name, value in node.items() for key in dotted_keys(value, f"{prefix}{name}.")}
 
@@ -80,7 +83,9 @@ def base():
     (lambda c: c["report"].update(paired_reference="hio_sw2"), "report.paired_reference"),
     (lambda c: c["reconstruction"].pop("support_selection"),
      r"reconstruction.support_selection is required: \['naive_refined', 'passive_refined', "
-     r"'naive_support_only', 'passive_support_only'\] take their support"),
+     r"'naive_support_only', 'passive_support_only', 'naive_sw', 'passive_sw', "
+     r"'canonical_refined', 'canonical_sw', 'invariant_refined', 'invariant_sw'\] take their "
+     r"support"),
     (lambda c: c["reconstruction"]["methods"].pop("naive_refined"),
      "reconstruction.methods.naive_support_only uses the support selected with "
      "naive_refined's settings: configure reconstruction.methods.naive_refined too"),
@@ -91,6 +96,10 @@ def base():
      "training.models.naive.fourier_loss = 'intensity': the naive objective compares"),
     (lambda c: c["training"]["models"]["naive"].update(output_domain="grid"),
      "training.models.naive.output_domain = 'grid': the naive objective compares"),
+    (lambda c: c["training"]["models"]["canonical"].update(output_domain="grid"),
+     "training.models.canonical.output_domain = 'grid': the canonical objective compares"),
+    (lambda c: c["training"]["models"]["invariant"].update(fourier_loss="intensity"),
+     "training.models.invariant.fourier_loss = 'intensity': the invariant objective compares"),
 ])
 def test_cross_key_errors_name_the_key(change, named):
     config = copy.deepcopy(base())
