@@ -129,6 +129,31 @@ def test_refined_method_starts_alm_from_the_output_inside_its_support(network):
     assert not np.abs(result.x_hat[:, ~support.numpy().any(0)]).any()
 
 
+def test_network_started_shrinkwrap_starts_from_the_output_and_its_support(network):
+    path, model = network
+    y = measurements(2)
+    params = {"iters": 12, "beta": 0.9, "n_starts": 2, "er_iters": 3, "threshold": 0.15,
+              "update_every": 4}
+    result = methods.reconstruct("passive_sw", y, np.arange(2), params, seed=0, geometry=G,
+                                 device="cpu", network=path, support=SUPPORT)
+    with torch.no_grad():
+        output = to_complex(model(normalize_measurements(torch.from_numpy(y))))
+    estimate = pad(output, G.m)
+    support = support_module.from_estimate(estimate, **SUPPORT)
+    seeds = methods.image_seeds(0, "passive_sw", np.arange(2))
+    direct, info = SOLVERS["hio_sw"](torch.from_numpy(y), support, estimate, seed=seeds,
+                                     geometry=G, **params)
+    np.testing.assert_allclose(result.x_hat, direct.numpy(), rtol=1e-4, atol=1e-5)
+    # The first start is the output itself: with no iteration its start's estimate is P_S of it.
+    _, still = SOLVERS["hio_sw"](torch.from_numpy(y), support, estimate, seed=seeds,
+                                 geometry=G, **{**params, "iters": 0, "er_iters": 0})
+    by_hand = torch.where(support, estimate, 0).to(torch.complex64)
+    residual = torch.tensor([((np.abs(np.fft.fft2(b.numpy())) - np.sqrt(target)) ** 2).sum()
+                             / target.sum() for b, target in zip(by_hand, y)])
+    torch.testing.assert_close(still.start_residuals[:, 0], residual.float(), rtol=1e-4,
+                               atol=1e-7)
+
+
 def test_mean_object_calibration_predicts_the_mean_training_object(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (20, 28, 28)).astype(np.uint8)
