@@ -20,6 +20,7 @@ import pandas as pd
 from ..io import CorruptFileError, check_ranges, read_csv
 from ..metrics import MSE_SLACK
 from ..registry import GROUP_TITLES, METHODS, PAPER_ORDER, PAPER_TABLE1
+from .reference import depends_on_training
 
 __all__ = ["TABLE_COLUMNS", "learned_against_training_free", "learned_markdown", "ordered",
            "paired_differences", "paired_markdown", "read_table", "summarize", "to_latex",
@@ -139,11 +140,6 @@ def paired_markdown(paired: pd.DataFrame, reference: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _is_learned(name: str) -> bool:
-    """Whether the method uses a trained network or denoiser."""
-    return bool({"network", "denoiser"} & set(METHODS[name].needs()))
-
-
 def _is_training_free(name: str) -> bool:
     """Whether the method needs nothing trained and is neither a reference row (prior
     knowledge the others lack) nor the calibration."""
@@ -162,7 +158,7 @@ def learned_against_training_free(scores: pd.DataFrame, *, seed: int,
     side has no method.
     """
     means = scores.groupby("method")["mse"].mean()
-    learned = [name for name in means.index if _is_learned(name)]
+    learned = [name for name in means.index if depends_on_training(name)]
     free = [name for name in means.index if _is_training_free(name)]
     if not learned or not free:
         return None

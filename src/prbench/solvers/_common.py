@@ -286,7 +286,8 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
             raise ValueError(f"init must be a tensor of shape {tuple(Y.shape)} like Y, got {got}")
         if init.device != device:
             raise ValueError(f"init is on {init.device} but Y on {device}")
-        if not torch.isfinite(torch.view_as_real(init.to(torch.complex64))).all():
+        init = init.to(torch.complex64)
+        if not torch.isfinite(torch.view_as_real(init)).all():
             raise ValueError("init contains NaN or infinite values")
     check_param("n_starts", n_starts, integer=True, ge=1)
     seeds = instance_seeds(seed, batch)
@@ -295,7 +296,7 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
     support = support.repeat_interleave(n_starts, dim=0)
     x0 = torch.empty(batch, n_starts, m, m, dtype=torch.complex64, device=device)
     if init is not None:
-        x0[:, 0] = init.to(torch.complex64)
+        x0[:, 0] = init
     if drawn:
         phases = random_phases(seeds, drawn, m, device)
         starts = magnitude.view(batch, n_starts, m, m)[:, n_starts - drawn:].reshape(-1, m, m)
