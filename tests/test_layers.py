@@ -25,7 +25,7 @@ PACKAGE = Path(prbench.__file__).resolve().parent
 LAYERS = {
     "geometry": 0, "io": 0, "devices": 0, "runlog": 0, "provenance": 0, "physics": 0, "nets": 0,
     "shards": 0, "machine": 0,
-    "metrics": 1, "data": 1, "solvers": 1, "train": 1,
+    "metrics": 1, "symmetry": 1, "data": 1, "solvers": 1, "train": 1,
     "registry": 2, "methods": 2, "report": 2, "config": 2, "support_selection": 2,
     "stages": 3,
 }
@@ -36,7 +36,8 @@ PEER_IMPORTS = {
     ("shards", "io"),  # the shard file is written and read through prbench.io
     ("physics", "geometry"),  # grid sizes are checked as the geometry checks them
     ("train", "data"),  # on-the-fly placement (data.synth.random_placement)
-    ("train", "metrics"),  # the validation symmetric MSE
+    ("train", "metrics"),  # the validation symmetric MSE, the invariant loss
+    ("train", "symmetry"),  # the canonical objective's targets
     ("methods", "registry"), ("report", "registry"), ("config", "registry"),
     # the support selection runs the executor's refinement of its registered selector
     ("support_selection", "methods"), ("support_selection", "registry"),

@@ -12,7 +12,8 @@ from prbench.geometry import Geometry
 from prbench.metrics import invariant_error, symmetric_mse
 from prbench.physics import conjugate_flip, forward
 from prbench.symmetry import canonical_form
-from prbench.train.losses import supervised_loss
+from prbench.registry import SUPERVISED_MODELS, SUPPORT_SELECTORS
+from prbench.train.losses import OBJECTIVES, SUPERVISED_OBJECTIVES, supervised_loss
 from synthetic_objects import blob_objects
 
 GEOMETRY = Geometry(12, 24)
@@ -136,3 +137,9 @@ def test_supervised_losses_on_symmetric_copies():
     assert supervised_loss("canonical", flipped, target, 24) < 1e-10
     with pytest.raises(ValueError, match="supervised objective must be one of"):
         supervised_loss("passive", truth, truth, 24)
+
+
+def test_the_registry_names_the_losses_objectives():
+    """The torch-free registry's U-Nets are the training objectives, named alike."""
+    assert SUPERVISED_MODELS == SUPERVISED_OBJECTIVES
+    assert set(SUPPORT_SELECTORS) == set(OBJECTIVES)
