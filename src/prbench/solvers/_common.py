@@ -290,21 +290,16 @@ def prepare(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | 
         if not torch.isfinite(torch.view_as_real(init)).all():
             raise ValueError("init contains NaN or infinite values")
     check_param("n_starts", n_starts, integer=True, ge=1)
-    seeds = instance_seeds(seed, batch)
-    drawn = n_starts - (init is not None)
-    magnitude = magnitude.repeat_interleave(n_starts, dim=0)
-    support = support.repeat_interleave(n_starts, dim=0)
-    x0 = torch.empty(batch, n_starts, m, m, dtype=torch.complex64, device=device)
-    if init is not None:
-        x0[:, 0] = init
+    drawn = n_starts - (init is not None)  # random starts per image
+    x0 = init.new_empty(0, m, m) if init is not None else None
     if drawn:
-        phases = random_phases(seeds, drawn, m, device)
-        starts = magnitude.view(batch, n_starts, m, m)[:, n_starts - drawn:].reshape(-1, m, m)
-        random_starts = torch.fft.ifft2(torch.polar(starts, phases))
-        x0[:, n_starts - drawn:] = Constraint(
-            support.view(batch, n_starts, m, m)[:, n_starts - drawn:].reshape(-1, m, m),
-            real_nonnegative).project(random_starts).view(batch, drawn, m, m)
-    return Problem(batch, n_starts, magnitude, support, x0.view(-1, m, m))
+        phases = random_phases(instance_seeds(seed, batch), drawn, m, device)
+        x0 = Constraint(support.repeat_interleave(drawn, dim=0), real_nonnegative).project(
+            torch.fft.ifft2(torch.polar(magnitude.repeat_interleave(drawn, dim=0), phases)))
+    if init is not None:
+        x0 = torch.cat([init[:, None], x0.view(batch, drawn, m, m)], dim=1).view(-1, m, m)
+    return Problem(batch, n_starts, magnitude.repeat_interleave(n_starts, dim=0),
+                   support.repeat_interleave(n_starts, dim=0), x0)
 
 
 def finish(problem: Problem, x: torch.Tensor, support: torch.Tensor, history: list[torch.Tensor],
