@@ -88,7 +88,7 @@ def test_default_run_reproduces_its_reference(mode):
     compare(results / "provenance.json", results / "tables", REFERENCE / DEFAULT / "tables", mode)
 
 
-SUMMARISED_RUNS = {"sweep": "config/sweep.yaml, about 45 minutes on 2 cores",
+SUMMARISED_RUNS = {"sweep": "config/sweep.yaml, about 70 minutes on 2 cores",
                    "learning": "config/learning.yaml, about 80 minutes on 2 cores"}
 
 
