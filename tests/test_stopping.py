@@ -112,9 +112,10 @@ def test_converged_start_leaves_the_batch(name, objects, monkeypatch):
     if name in SHRINKWRAP:
         frame[0] = support.from_estimate(init[:1], 1.0, 0.1)[0]
     stopping = Stopping(floor=1e-8)  # the floor test alone
-    x_all, info_all = SOLVERS[name](y, frame, init, geometry=G, **PARAMS[name])
+    x_all, info_all = SOLVERS[name](y, frame, init, geometry=G, n_starts=1, **PARAMS[name])
     rows = _count_fft_rows(monkeypatch)
-    x_stop, info = SOLVERS[name](y, frame, init, geometry=G, stopping=stopping, **PARAMS[name])
+    x_stop, info = SOLVERS[name](y, frame, init, geometry=G, stopping=stopping, n_starts=1,
+                                   **PARAMS[name])
     monkeypatch.undo()
     # ALM's own tolerances also stop a solved instance ("solved"), with or without the test.
     assert STOP_REASONS[int(info.stop_reason[0])] in ({"floor", "solved"} if name == "alm"

@@ -10,6 +10,7 @@ import torch
 
 from prbench.data import synth
 from prbench.physics import forward
+from prbench.registry import METHODS
 from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
@@ -64,10 +65,13 @@ def test_provenance_wall_time_spans_every_job_of_the_run(finished_run):
             seconds = pd.read_csv(path, sep="\t")["s"].sum()
             spans.append((path.stat().st_mtime - seconds, path.stat().st_mtime))
     methods, shards = len(config["reconstruction"]["methods"]), config["reconstruction"]["shards"]
-    # synthesis (2), networks (2 U-Nets, the denoiser), support selections (2) and their
+    models = len(config["training"]["models"])  # every U-Net of the tiny config is used
+    selected = len({METHODS[name].model for name in config["reconstruction"]["methods"]
+                    if METHODS[name].needs_support})
+    # synthesis (2), networks (the U-Nets, the denoiser), support selections and their
     # table, methods x shards, a score per method, table, figures, training curves,
     # network diagnostics
-    assert len(spans) == 2 + 3 + 3 + methods * shards + methods + 4
+    assert len(spans) == 2 + models + 1 + selected + 1 + methods * shards + methods + 4
     record = json.loads((results / "provenance.json").read_text())
     wall = max(end for _, end in spans) - min(start for start, _ in spans)
     assert record["wall_seconds"] == pytest.approx(wall, abs=2e-3)
@@ -129,8 +133,10 @@ def test_changed_support_grid_reruns_the_selection_and_the_methods_that_use_it(f
         tmp_path, **{"reconstruction.support_selection.threshold": [0.1, 0.2]})
     jobs = planned_jobs(snakemake(workdir, "--configfile", str(changed_path), "-n").stdout)
     shards = config["reconstruction"]["shards"]
-    # Both selections, the four methods built on them, and the summaries downstream.
-    assert jobs == {"select_support": 2, "reconstruct": 4 * shards, "score": 4,
+    built = [name for name in config["reconstruction"]["methods"] if METHODS[name].needs_support]
+    assert len(built) == 5  # refined, support-only (naive, passive) and naive_sw
+    # Both selections, the methods built on them, and the summaries downstream.
+    assert jobs == {"select_support": 2, "reconstruct": len(built) * shards, "score": len(built),
                     "support_table": 1, "table": 1, "figures": 1, "provenance": 1,
                     "sweep_summary": 1, "sweep_timings": 1, "all": 1}
 
