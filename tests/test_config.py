@@ -83,9 +83,7 @@ def base():
     (lambda c: c["report"].update(paired_reference="hio_sw2"), "report.paired_reference"),
     (lambda c: c["reconstruction"].pop("support_selection"),
      r"reconstruction.support_selection is required: \['naive_refined', 'passive_refined', "
-     r"'naive_support_only', 'passive_support_only', 'naive_sw', 'passive_sw', "
-     r"'canonical_refined', 'canonical_sw', 'invariant_refined', 'invariant_sw'\] take their "
-     r"support"),
+     r"'naive_support_only', 'passive_support_only', 'naive_sw'\] take their support"),
     (lambda c: c["reconstruction"]["methods"].pop("naive_refined"),
      "reconstruction.methods.naive_support_only uses the support selected with "
      "naive_refined's settings: configure reconstruction.methods.naive_refined too"),
