@@ -34,8 +34,8 @@ CASES = {
     "hio_sw": (100, dict(iters=100, n_starts=1, er_iters=0)),
     "raar_sw": (100, dict(iters=100, n_starts=1, er_iters=0)),
     "dm_sw": (100, dict(iters=100, n_starts=1, er_iters=0)),
-    "alm_split": (100, dict(iters=100, n_starts=1)),
-    "alm": (30, dict(n_starts=1, outer_iters=3, inner_iters=10, tol=0.0, grad_tol=0.0)),
+    "alm": (100, dict(iters=100, n_starts=1)),
+    "alm_lbfgs": (30, dict(n_starts=1, outer_iters=3, inner_iters=10, tol=0.0, grad_tol=0.0)),
 }
 
 

@@ -1,8 +1,8 @@
 """Choose the refinement solver on validation data: the L-BFGS ALM or the Fourier-splitting ALM.
 
 The paper refines the network output with "ALM [27]". Two readings are implemented
-(``prbench.solvers.alm``: augmented Lagrangian with an L-BFGS inner solver;
-``prbench.solvers.alm_split``: augmented Lagrangian of the splitting z = F x with a
+(``prbench.solvers.alm_lbfgs``: augmented Lagrangian with an L-BFGS inner solver;
+``prbench.solvers.alm``: augmented Lagrangian of the splitting z = F x with a
 closed-form z-step). For each trained network of a finished run (its ``best.pt``) this
 script refines the first ``--count`` images of the run's validation hold-out (the last
 ``training.validation_fraction`` of ``data/train.npz``; no network trained on them) as
@@ -15,7 +15,7 @@ two solvers at their best grid points.
     python benchmarks/choose_refinement_solver.py [--run results/default/noiseless]
         [--config config/config.yaml] [--count 32] [--threads 1] [--output FILE]
 
-The ``alm_split`` settings are those of the config's ``alm`` row with one start (as the
+The ``alm`` settings are those of the config's ``alm`` row with one start (as the
 refined rows use one); the L-BFGS ALM's are those of its ``alm_lbfgs`` row with one start.
 Recorded result: benchmarks/results/refinement_solver.md (the default run's networks
 before the refined rows changed solver); it made the Fourier-splitting ALM the refinement
@@ -76,8 +76,8 @@ def main() -> None:
                                            geometry, device="cpu")
         estimate = pad(output, geometry.m)
         seeds = methods.image_seeds(config["seed"], method, indices)
-        solvers = {"alm": {**settings["alm_lbfgs"], "n_starts": 1},
-                   "alm_split": {**settings["alm"], "n_starts": 1}}
+        solvers = {"alm_lbfgs": {**settings["alm_lbfgs"], "n_starts": 1},
+                   "alm": {**settings["alm"], "n_starts": 1}}
         for solver, params in solvers.items():
             for point in points:
                 start = time.perf_counter()
@@ -92,10 +92,10 @@ def main() -> None:
                              f"{point['threshold']:g} | {error.mean():.4f} | "
                              f"{np.median(error):.4f} | {seconds:.0f} |")
                 print(lines[-1], flush=True)
-    lines += ["", "| model | alm_split - alm at each one's best grid point | s.e. | "
-              "images better with alm_split |", "| --- | ---: | ---: | ---: |"]
+    lines += ["", "| model | alm - alm_lbfgs at each one's best grid point | s.e. | "
+              "images better with alm |", "| --- | ---: | ---: | ---: |"]
     for model in ("naive", "passive"):
-        diff = best[model, "alm_split"] - best[model, "alm"]
+        diff = best[model, "alm"] - best[model, "alm_lbfgs"]
         lines.append(f"| {model} | {paired_cells(diff)} | {(diff < 0).sum()} of {len(diff)} |")
     report(lines, args.output)
 

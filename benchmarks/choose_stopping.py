@@ -71,7 +71,7 @@ def _inputs(method: str, run: Path) -> dict[str, object]:
         if spec.needs_support:
             found["support"] = load_selection(run / "support" / f"{spec.model}.json",
                                               model=spec.model)["choice"]
-    if spec.denoiser:
+    if spec.kind == "prdeep":
         found["denoiser"] = run / "models" / "denoiser" / "best.pt"
     return found
 

@@ -1,14 +1,14 @@
-"""The L-BFGS ALM (solver ``alm``) vs the Fourier-splitting ALM (solver ``alm_split``).
+"""The L-BFGS ALM (solver ``alm_lbfgs``) vs the Fourier-splitting ALM (solver ``alm``).
 
 1. Shard time: one default-config reconstruction shard, i.e. 50 synthetic 36 x 36 objects
    (m = 72, frame support, random starts) with the parameters of config/config.yaml's
-   ``alm_lbfgs`` and ``alm`` rows (whose solvers are ``alm`` and ``alm_split``); best of
+   ``alm_lbfgs`` and ``alm`` rows (whose solvers share their names); best of
    ``--repeats`` wall times.
 2. Refinement quality: 30 validation objects synthesized from Fashion-MNIST *training*
    images (prbench.data.synth.synthesize, split "validation", geometry 36/72), each solver
    given the EXACT support of the true object and random starts; mean and median
    symmetric MSE and wall time. The L-BFGS ALM with its config.yaml row's parameters at 1
-   and 2 starts, alm_split with its config.yaml row's parameters at 2 and 1 starts, HIO
+   and 2 starts, alm with its config.yaml row's parameters at 2 and 1 starts, HIO
    (config.yaml's row) for reference.
 3. The same 30 objects and solvers with the 36 x 36 frame support instead.
 
@@ -32,7 +32,7 @@ from prbench.data.synth import synthesize
 from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.physics import forward, pad
-from prbench.solvers import alm, alm_split, hio
+from prbench.solvers import alm, alm_lbfgs, hio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -68,11 +68,11 @@ def main() -> None:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     old, new = solver_params(config, "alm_lbfgs"), solver_params(config, "alm")
     reference = solver_params(config, "hio")
-    lines = [f"# alm vs alm_split ({args.threads} thread(s), torch {torch.__version__})", "",
+    lines = [f"# alm_lbfgs vs alm ({args.threads} thread(s), torch {torch.__version__})", "",
              "## 1. One default-config shard: 50 synthetic objects, frame support, random starts",
              "", "| solver | parameters (config/config.yaml) | seconds |", "| --- | --- | ---: |"]
     Y = forward(blob_objects(50, seed=0, n=GEOMETRY.n), GEOMETRY.m)
-    for name, solver, params in (("alm", alm, old), ("alm_split", alm_split, new)):
+    for name, solver, params in (("alm_lbfgs", alm_lbfgs, old), ("alm", alm, new)):
         _, seconds = timed(lambda: solver(Y, seed=0, geometry=GEOMETRY, **params), args.repeats)
         lines.append(f"| {name} | {params} | {seconds:.1f} |")
 
@@ -80,8 +80,9 @@ def main() -> None:
     valid = synthesize(data["train_images"], data["train_labels"], 30, seed=777,
                        split="validation", geometry=GEOMETRY)
     x, Y = torch.from_numpy(valid.x), torch.from_numpy(valid.y)
-    runs = [("alm", alm, {**old, "n_starts": 1}), ("alm", alm, old), ("alm_split", alm_split, new),
-            ("alm_split", alm_split, {**new, "n_starts": 1}), ("hio", hio, reference)]
+    runs = [("alm_lbfgs", alm_lbfgs, {**old, "n_starts": 1}), ("alm_lbfgs", alm_lbfgs, old),
+            ("alm", alm, new),
+            ("alm", alm, {**new, "n_starts": 1}), ("hio", hio, reference)]
     for title, support in (("2. Refinement solver: 30 validation objects (training images), "
                             "EXACT support, random starts", pad(x != 0, GEOMETRY.m)),
                            ("3. The same objects with the 36 x 36 frame support (as the "

@@ -7,7 +7,7 @@ import torch
 from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.physics import forward
-from prbench.solvers import SOLVERS, alm, hio
+from prbench.solvers import SOLVERS, alm_lbfgs, hio
 from synthetic_objects import blob_objects
 
 
@@ -121,4 +121,4 @@ def test_metrics_check_the_truth_against_the_geometry(small):
 def test_alm_rejects_a_bad_tol_naming_it(small, value):
     geometry, _, Y = small
     with pytest.raises(ValueError, match=r"^tol must be a number >= 0, got"):
-        alm(Y, geometry=geometry, tol=value)
+        alm_lbfgs(Y, geometry=geometry, tol=value)

@@ -78,29 +78,66 @@ def copy_workflow(folder):
     return copy
 
 
-def test_a_registered_toy_method_is_planned_scored_and_tabled(tmp_path):
-    """Adding a method is one registry entry: no rule file changes."""
+#: A new built-in solver, as a contributor would add it to prbench/solvers/projection.py:
+#: error reduction, x <- P_C P_M x (support and frame from the driver's constraint).
+NEW_SOLVER = """
+
+@solver
+def er_toy(Y: torch.Tensor, support: torch.Tensor | None = None,
+           init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
+           iters: int = 10, n_starts: int = 1, stopping: Stopping | None = None):
+    \"\"\"Error reduction (toy solver of tests/test_house.py).\"\"\"
+    return hio(Y, support, init, seed=seed, geometry=geometry, iters=1, beta=1.0,
+               er_iters=iters, n_starts=n_starts, stopping=stopping)
+"""
+
+
+def test_a_new_built_in_solver_and_method_need_the_solver_module_and_one_registry_entry(
+        tmp_path):
+    """Adding a built-in iterative method touches its solver's module and one registry
+    entry, plus its config settings: no rule file, no schema, no solver list. A second
+    entry reuses a solver with a fixed parameter. Both are planned, reconstructed, scored
+    and tabled; a parameter the new solver does not take is refused by name."""
     copy = copy_workflow(tmp_path)
+    projection = copy / "src/prbench/solvers/projection.py"
+    projection.write_text(projection.read_text() + NEW_SOLVER)
     registry = copy / "src/prbench/registry.py"
     text = registry.read_text()
-    anchor = '        Method("hio_realpos",'
-    registry.write_text(text.replace(anchor, '        Method("hio_short", "HIO, 10 iterations '
-                                     '(toy)", "beyond", "hio", fixed={"iters": 10}),\n' + anchor))
+    anchor = '        _iterative("hio_realpos",'
+    assert anchor in text
+    registry.write_text(text.replace(anchor, (
+        '        _iterative("er_toy", "Error reduction (toy)", "beyond", "er_toy"),\n'
+        '        _iterative("hio_short", "HIO, 10 iterations (toy)", "beyond", "hio", '
+        'iters=10),\n') + anchor))
+    changed = {path.relative_to(copy).as_posix() for path in copy.rglob("*")
+               if path.is_file() and "__pycache__" not in path.parts
+               and path.read_bytes() != (ROOT / path.relative_to(copy)).read_bytes()}
+    assert changed == {"src/prbench/solvers/projection.py", "src/prbench/registry.py"}
     workdir = tmp_path / "work"
     workdir.mkdir()
-    config_path, _ = write_config(
-        workdir, **{"training": None, "denoiser": None, "report.paired_reference": "hio",
-                    "reconstruction.shards": 1,
-                    "reconstruction.methods": {"hio": {"iters": 30, "n_starts": 1},
-                                               "hio_short": {"n_starts": 1, "er_iters": 2}}})
+    methods = {"hio": {"iters": 30, "n_starts": 1}, "er_toy": {"iters": 25},
+               "hio_short": {"n_starts": 1, "er_iters": 2}}
+    overrides = {"training": None, "denoiser": None, "report.paired_reference": "hio",
+                 "reconstruction.shards": 1}
+    config_path, _ = write_config(workdir, **overrides, **{"reconstruction.methods": methods})
     result = run_snakemake(workdir, "--configfile", str(config_path),
                            pythonpath=[copy / "src"], snakefile=copy / "Snakefile")
     assert result.returncode == 0, result.stdout + result.stderr
     scores = pd.read_csv(workdir / "results/test/noiseless/scores.csv")
-    assert set(scores["method"]) == {"hio", "hio_short"}
+    assert set(scores["method"]) == {"hio", "er_toy", "hio_short"}
     assert (scores.loc[scores["method"] == "hio_short", "iterations"] == 12).all()
-    assert "| HIO, 10 iterations (toy) |" in (workdir / "results/test/noiseless/tables/table1.md"
-                                               ).read_text()
+    assert (scores.loc[scores["method"] == "er_toy", "iterations"] == 26).all()
+    table = (workdir / "results/test/noiseless/tables/table1.md").read_text()
+    assert "| HIO, 10 iterations (toy) |" in table and "| Error reduction (toy) |" in table
+
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    config_path, _ = write_config(wrong, **overrides, **{"reconstruction.methods": {
+        "hio": {"iters": 30}, "er_toy": {"iters": 25, "beta": 0.5}}})
+    result = run_snakemake(wrong, "--configfile", str(config_path), "-n",
+                           pythonpath=[copy / "src"], snakefile=copy / "Snakefile")
+    assert result.returncode != 0
+    assert "er_toy" in result.stderr and "beta" in result.stderr
 
 
 def planned_blocks(plan):

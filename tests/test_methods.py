@@ -16,7 +16,7 @@ from prbench.io import save_torch
 from prbench.nets import UNet, normalize_measurements, to_complex
 from prbench.physics import forward, pad, poisson_noise
 from prbench.registry import METHODS, Method
-from prbench.solvers import SOLVERS, alm, alm_split
+from prbench.solvers import SOLVERS, alm_lbfgs, alm
 from prbench.solvers import support as support_module
 from synthetic_objects import blob_objects
 from workflow_helpers import ROOT
@@ -69,8 +69,8 @@ def test_reference_row_enforces_its_prior_and_refuses_to_override_it():
 
 
 @pytest.mark.parametrize("method, solver, params, group", [
-    ("alm", alm_split, {"n_starts": 2, "iters": 15, "rho": 0.01}, "paper"),
-    ("alm_lbfgs", alm, {"n_starts": 2, "outer_iters": 2, "inner_iters": 5}, "beyond")])
+    ("alm", alm, {"n_starts": 2, "iters": 15, "rho": 0.01}, "paper"),
+    ("alm_lbfgs", alm_lbfgs, {"n_starts": 2, "outer_iters": 2, "inner_iters": 5}, "beyond")])
 def test_alm_rows_run_their_solver_from_random_starts(method, solver, params, group):
     """The paper's "ALM" row is the Fourier-splitting ALM, "alm_lbfgs" the L-BFGS one: each
     runs its solver with the frame support and the per-image seeds."""
@@ -123,7 +123,7 @@ def test_refined_method_starts_alm_from_the_output_inside_its_support(network):
         output = to_complex(model(normalize_measurements(torch.from_numpy(y))))
     estimate = pad(output, G.m)
     support = support_module.from_estimate(estimate, sigma=1.0, threshold=0.3)
-    direct, _ = alm_split(torch.from_numpy(y), support, estimate, seed=0, geometry=G,
+    direct, _ = alm(torch.from_numpy(y), support, estimate, seed=0, geometry=G,
                           **params)
     np.testing.assert_allclose(result.x_hat, direct.numpy(), rtol=1e-4, atol=1e-5)
     assert not np.abs(result.x_hat[:, ~support.numpy().any(0)]).any()
@@ -183,11 +183,19 @@ def test_registry_is_torch_free_data_and_checks_its_entries():
     assert METHODS["hio"].needs() == {}
     assert METHODS["mean_object"].needs() == {"training_set": "data/train.npz"}
     with pytest.raises(ValueError, match="group"):
-        Method("x", "X", "nowhere", "hio")
+        Method("x", "X", "nowhere", "iterative", "hio")
+    with pytest.raises(ValueError, match="kind"):
+        Method("x", "X", "beyond", "solver", "hio")
     with pytest.raises(ValueError, match="needs a model"):
-        Method("x", "X", "beyond", None)
+        Method("x", "X", "beyond", "network")
+    with pytest.raises(ValueError, match="needs a solver"):
+        Method("x", "X", "beyond", "refined", model="naive")
+    with pytest.raises(ValueError, match="takes no model"):
+        Method("x", "X", "beyond", "iterative", "hio", "naive")
+    with pytest.raises(ValueError, match="takes no solver"):
+        Method("x", "X", "calibration", "calibration", "hio")
     with pytest.raises(ValueError, match="start"):
-        Method("x", "X", "beyond", "hio", start="output")
+        Method("x", "X", "beyond", "iterative", "hio", start="output")
 
 
 def test_every_registered_solver_exists():
@@ -205,8 +213,12 @@ def test_every_registered_solver_exists():
         ("passive_refined", {"n_starts": 1}, {"network": "best.pt"},
          "support parameters .* are required"),
         ("passive_refined", {"support": SUPPORT}, {"network": "best.pt", "support": SUPPORT},
-         r"\['support'\] may not be set in its params"),
-        ("passive_dnn", {"iters": 3}, {"network": "best.pt"}, "takes no params"),
+         r"\['support'\] may not be set"),
+        ("passive_dnn", {"iters": 3}, {"network": "best.pt"}, "takes no parameters"),
+        ("hio", {**HIO, "bogus": 1}, {}, r"unknown parameter\(s\) \['bogus'\]; its solver "
+                                        "'hio' takes .*'beta'"),
+        ("passive_dnn", {}, {"network": "best.pt", "support_mask": np.ones((72, 72), bool)},
+         "a support mask is for methods that need nothing trained"),
         ("magic", {}, {}, "unknown method"),
         ("hio", {**HIO, "frame": 30}, {}, "frame"),
     ],
@@ -245,8 +257,7 @@ def test_config_cross_checks_name_the_key():
         config_module.check(without_model)
 
 
-TRAINING_FREE = sorted(name for name, spec in METHODS.items()
-                       if spec.solver is not None and spec.model is None and not spec.denoiser)
+TRAINING_FREE = sorted(name for name, spec in METHODS.items() if spec.kind == "iterative")
 
 
 @pytest.mark.parametrize("method", TRAINING_FREE)

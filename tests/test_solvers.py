@@ -12,7 +12,7 @@ from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
 from prbench.physics import forward, fourier_magnitude_projection, fourier_residual, pad
 from prbench.data.synth import random_placement
-from prbench.solvers import (SOLVERS, alm, alm_objective, alm_split, dm, dm_sw, hio, hio_sw, raar,
+from prbench.solvers import (SOLVERS, alm_lbfgs, alm_objective, alm, dm, dm_sw, hio, hio_sw, raar,
                              raar_sw)
 from prbench.solvers._common import Constraint, modulus_projection, prepare
 from prbench.solvers.fourier_splitting import (SplitState, alm_split_lagrangian, alm_split_start,
@@ -25,7 +25,7 @@ G = Geometry(n=36, m=72)
 M = G.m
 #: The solvers this file covers (SOLVERS may hold more, with other requirements).
 ITERATIVE = {name: SOLVERS[name]
-             for name in ("hio", "raar", "dm", "alm", "alm_split", "hio_sw", "raar_sw",
+             for name in ("hio", "raar", "dm", "alm_lbfgs", "alm", "hio_sw", "raar_sw",
                           "dm_sw")}
 
 
@@ -185,7 +185,7 @@ def test_alm_tight_support_local_convergence(objects):
     noise = torch.randn(x.shape, generator=gen) * x.norm(dim=(1, 2), keepdim=True) / 28
     init = pad(x + 0.1 * noise, M).to(torch.complex64)
     init_error = symmetric_mse(x, init, G)
-    X, info = alm(Y, tight, init, geometry=G, n_starts=1, outer_iters=10, inner_iters=50)
+    X, info = alm_lbfgs(Y, tight, init, geometry=G, n_starts=1, outer_iters=10, inner_iters=50)
     error = symmetric_mse(x, X, G)
     assert (error < 1e-3).all() and (error < init_error / 10).all()
     assert (info.extra["violation"] < 1e-5).all()
@@ -195,7 +195,7 @@ def test_alm_tight_support_local_convergence(objects):
 
 def test_alm_random_starts_satisfy_constraint_and_decrease_residual(objects):
     _, Y, tight = objects
-    X, info = alm(Y, tight, seed=3, geometry=G, n_starts=1, outer_iters=5, inner_iters=15)
+    X, info = alm_lbfgs(Y, tight, seed=3, geometry=G, n_starts=1, outer_iters=5, inner_iters=15)
     assert (info.extra["violation"] < 1e-4).all()
     assert (info.history[:, -1] <= info.history[:, 0]).all()
     assert (info.residual < 0.05).all()
@@ -341,7 +341,7 @@ def test_alm_split_small_penalty_is_hio_with_beta_one(complex_objects):
     docstring); 5 iterations, as HIO from a random start amplifies float32 rounding
     (1e-7 in the start becomes 2e-2 after 20 iterations)."""
     _, Y, tight = complex_objects
-    X, _ = alm_split(Y, tight, seed=4, geometry=G, n_starts=1, iters=5, rho=1e-7)
+    X, _ = alm(Y, tight, seed=4, geometry=G, n_starts=1, iters=5, rho=1e-7)
     H, _ = hio(Y, tight, seed=4, geometry=G, n_starts=1, iters=5, er_iters=0, beta=1.0)
     assert (X - H).abs().max() < 1e-4 * H.abs().max()
 
@@ -351,7 +351,7 @@ def test_alm_split_recovers_random_objects_from_random_starts(complex_objects):
     Measured: all 8 in 4e-9..7e-8 (median 1.5e-8; 600 iterations: median 5e-7, 1000:
     5e-10); the old ALM with config.yaml's parameters: median 0.93 on these objects."""
     x, Y, tight = complex_objects
-    X, info = alm_split(Y, tight, seed=0, geometry=G, n_starts=2, iters=800)
+    X, info = alm(Y, tight, seed=0, geometry=G, n_starts=2, iters=800)
     error = symmetric_mse(x, X, G)
     assert error.median() < 1e-2
     assert (error < 1e-5).all()
@@ -379,8 +379,8 @@ def test_alm_split_lagrangian_and_primal_residual_decrease(complex_objects):
 CASES = {
     "hio": (hio, dict(geometry=G, iters=60, n_starts=3, er_iters=10)),
     "raar": (raar, dict(geometry=G, iters=60, n_starts=2, er_iters=10)),
-    "alm": (alm, dict(geometry=G, n_starts=2, outer_iters=3, inner_iters=10)),
-    "alm_split": (alm_split, dict(geometry=G, n_starts=2, iters=40)),
+    "alm_lbfgs": (alm_lbfgs, dict(geometry=G, n_starts=2, outer_iters=3, inner_iters=10)),
+    "alm": (alm, dict(geometry=G, n_starts=2, iters=40)),
     "raar_sw": (raar_sw, dict(geometry=G, iters=60, n_starts=2, er_iters=10, update_every=10)),
     "hio_sw": (hio_sw, dict(geometry=G, iters=40, n_starts=2, er_iters=5, update_every=10)),
     "dm": (dm, dict(geometry=G, iters=40, n_starts=2, er_iters=5, beta=0.8)),
@@ -430,19 +430,19 @@ def test_info_fields(objects, solver):
 def test_init_is_used_as_single_start(objects):
     x, Y, tight = objects
     init = pad(x, M).to(torch.complex64)
-    short = {alm: {"outer_iters": 1, "inner_iters": 2}, alm_split: {"iters": 3}}
+    short = {alm_lbfgs: {"outer_iters": 1, "inner_iters": 2}, alm: {"iters": 3}}
     for solver in ITERATIVE.values():
         X, info = solver(Y, tight, init, geometry=G, n_starts=1,
                          **short.get(solver, {"iters": 3, "er_iters": 0}))
         assert info.start_residuals.shape == (3, 1)
-        if solver in (hio, raar, dm, alm, alm_split):  # the truth is a fixed point
+        if solver in (hio, raar, dm, alm_lbfgs, alm):  # the truth is a fixed point
             torch.testing.assert_close(X, init, atol=1e-4, rtol=0)
 
 
 def test_init_with_more_starts_adds_the_random_starts_of_one_start_fewer(objects):
     x, Y, tight = objects
     init = pad(x, M).to(torch.complex64) * 0.5  # the truth at half its scale
-    short = {alm: {"outer_iters": 1, "inner_iters": 2}, alm_split: {"iters": 3}}
+    short = {alm_lbfgs: {"outer_iters": 1, "inner_iters": 2}, alm: {"iters": 3}}
     for solver in ITERATIVE.values():
         settings = short.get(solver, {"iters": 3, "er_iters": 0})
         _, mixed = solver(Y, tight, init, geometry=G, n_starts=3, seed=[4, 5, 6], **settings)
@@ -488,9 +488,9 @@ def test_bad_inputs_raise(objects, solver):
 
 
 @pytest.mark.parametrize("solver, params", [(hio, {"iters": 20}), (hio_sw, {"iters": 20}),
-                                            (alm, {"outer_iters": 2, "inner_iters": 5}),
-                                            (alm_split, {"iters": 20})],
-                         ids=["hio", "hio_sw", "alm", "alm_split"])
+                                            (alm_lbfgs, {"outer_iters": 2, "inner_iters": 5}),
+                                            (alm, {"iters": 20})],
+                         ids=["hio", "hio_sw", "alm_lbfgs", "alm"])
 def test_half_precision_measurements_solve_as_their_float32_values(solver, params):
     # Y as float16/bfloat16 is upcast to float32: the same run as its float32 values.
     geometry = Geometry(12, 24)
@@ -518,23 +518,23 @@ def test_bad_parameters_raise(objects):
 
 
 @pytest.mark.parametrize("solver, params, name", [
-    (alm, {"tol": -1}, "tol"),
-    (alm, {"grad_tol": -1e-3}, "grad_tol"),
-    (alm, {"rho": -1.0}, "rho"),
+    (alm_lbfgs, {"tol": -1}, "tol"),
+    (alm_lbfgs, {"grad_tol": -1e-3}, "grad_tol"),
+    (alm_lbfgs, {"rho": -1.0}, "rho"),
+    (alm_lbfgs, {"rho": 0.0}, "rho"),
+    (alm_lbfgs, {"rho_factor": 0.5}, "rho_factor"),
+    (alm_lbfgs, {"rho_max": 0.5}, "rho_max"),
+    (alm_lbfgs, {"decrease": 1.0}, "decrease"),
+    (alm_lbfgs, {"memory": 0}, "memory"),
+    (alm_lbfgs, {"outer_iters": 0}, "outer_iters"),
+    (alm_lbfgs, {"inner_iters": 2.5}, "inner_iters"),
     (alm, {"rho": 0.0}, "rho"),
-    (alm, {"rho_factor": 0.5}, "rho_factor"),
-    (alm, {"rho_max": 0.5}, "rho_max"),
-    (alm, {"decrease": 1.0}, "decrease"),
-    (alm, {"memory": 0}, "memory"),
-    (alm, {"outer_iters": 0}, "outer_iters"),
-    (alm, {"inner_iters": 2.5}, "inner_iters"),
-    (alm_split, {"rho": 0.0}, "rho"),
-    (alm_split, {"rho": -0.01}, "rho"),
-    (alm_split, {"rho": float("nan")}, "rho"),
-    (alm_split, {"iters": -1}, "iters"),
-    (alm_split, {"iters": 10.0}, "iters"),
-    (alm_split, {"log_every": 0}, "log_every"),
-    (alm_split, {"n_starts": 0}, "n_starts"),
+    (alm, {"rho": -0.01}, "rho"),
+    (alm, {"rho": float("nan")}, "rho"),
+    (alm, {"iters": -1}, "iters"),
+    (alm, {"iters": 10.0}, "iters"),
+    (alm, {"log_every": 0}, "log_every"),
+    (alm, {"n_starts": 0}, "n_starts"),
     (hio, {"iters": -1}, "iters"),
     (hio, {"er_iters": -1}, "er_iters"),
     (hio, {"log_every": 0}, "log_every"),

@@ -24,8 +24,8 @@ PARAMS = {name: dict(iters=ITERS, er_iters=4, log_every=LOG_EVERY)
 #: support is then a fixed point of the update).
 for name in SHRINKWRAP:
     PARAMS[name].update(update_every=LOG_EVERY, sigma_start=1.0, sigma_end=1.0)
-PARAMS["alm_split"] = dict(iters=ITERS, log_every=LOG_EVERY)
-PARAMS["alm"] = dict(outer_iters=4, inner_iters=LOG_EVERY)
+PARAMS["alm"] = dict(iters=ITERS, log_every=LOG_EVERY)
+PARAMS["alm_lbfgs"] = dict(outer_iters=4, inner_iters=LOG_EVERY)
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +118,10 @@ def test_converged_start_leaves_the_batch(name, objects, monkeypatch):
                                    **PARAMS[name])
     monkeypatch.undo()
     # ALM's own tolerances also stop a solved instance ("solved"), with or without the test.
-    assert STOP_REASONS[int(info.stop_reason[0])] in ({"floor", "solved"} if name == "alm"
+    assert STOP_REASONS[int(info.stop_reason[0])] in ({"floor", "solved"} if name == "alm_lbfgs"
                                                        else {"floor"})
     assert info.stop_reason[1:].tolist() == [0, 0] == info_all.stop_reason[1:].tolist()
-    if name == "alm":
+    if name == "alm_lbfgs":
         assert info.extra["outer_iterations"].tolist() == [1, 4, 4]
         remaining = (PARAMS[name]["outer_iters"] - 1) * LOG_EVERY  # >= 1 FFT per L-BFGS step
     else:
@@ -142,7 +142,7 @@ def test_batch_gives_each_image_alone(name, objects):
     params = dict(PARAMS[name], n_starts=2)
     # Floors within reach of 60 iterations: ALM's few outer iterations and shrink-wrap's
     # moving support (a start stops only once an update leaves it unchanged) end higher.
-    floor = 1e-3 if name == "alm" else 1e-2 if name in SHRINKWRAP else 1e-5
+    floor = 1e-3 if name == "alm_lbfgs" else 1e-2 if name in SHRINKWRAP else 1e-5
     stopping = Stopping(tol=0.05, window=20, floor=floor)
     x_batch, info = SOLVERS[name](y, tight, seed=7, geometry=G, stopping=stopping, **params)
     assert (info.stop_reason > 0).any()

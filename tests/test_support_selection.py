@@ -15,7 +15,7 @@ from prbench.metrics import symmetric_mse
 from prbench.nets import UNet
 from prbench.physics import forward, pad
 from prbench.registry import METHODS, Method
-from prbench.solvers import alm_split
+from prbench.solvers import alm
 from synthetic_objects import blob_objects
 
 G = Geometry(n=36, m=72)
@@ -38,7 +38,7 @@ def test_selection_picks_the_threshold_above_the_haze(monkeypatch):
     Fourier-splitting ALM recovers the object from random starts; a threshold below it
     (0.02) keeps the whole 36 x 36 frame, from which it does not. Ties go to the first."""
     monkeypatch.setitem(METHODS, "toy_support_only",
-                        Method("toy_support_only", "Toy", "beyond", "alm_split", "passive"))
+                        Method("toy_support_only", "Toy", "beyond", "refined", "alm", "passive"))
     blobs = blob_objects(4, n=G.n, seed=1)
     x = torch.where(blobs > 0, 0.5 + 0.5 * blobs / blobs.flatten(1).amax(1)[:, None, None],
                     torch.zeros(()))
@@ -60,7 +60,7 @@ def test_selection_picks_the_threshold_above_the_haze(monkeypatch):
     for row, threshold in zip(curve.itertuples(), thresholds):
         mask = modulus >= threshold * peak  # sigma = 0: the modulus itself
         assert torch.equal(mask, frame if threshold < HAZE / (1 + HAZE) else pad(x > 0, G.m))
-        x_hat, _ = alm_split(torch.from_numpy(y), mask, None, geometry=G, **SPLIT,
+        x_hat, _ = alm(torch.from_numpy(y), mask, None, geometry=G, **SPLIT,
                              seed=methods.image_seeds(7, "toy_support_only", indices))
         mse = symmetric_mse(x, x_hat, G).numpy()
         assert row.mean_mse == pytest.approx(mse.mean(), rel=1e-9, abs=1e-15)

@@ -4,17 +4,23 @@ The schema (workflow/schemas/config.schema.yaml) validates types and ranges;
 :func:`check_values` runs before it (numbers that YAML read as text, NaN and
 infinities, which JSON Schema lets through or reports without the reason) and
 :func:`check` after it (integers given as floats, the photon floor, cross-key
-constraints), each error naming the offending key.
+constraints, each method's parameters against its solver's schema: the registry, not
+the schema, lists the methods), each error naming the offending key. Load the config's
+plugins (:func:`prbench.registry.load_plugins`) before :func:`check`.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
+
+import jsonschema
 from numbers import Real
 from typing import Any
 
-from .registry import METHODS, SUPERVISED_MODELS, SUPPORT_SELECTORS
+from .registry import (METHODS, SUPERVISED_MODELS, SUPPORT_SELECTORS, Method, parameter_problem,
+                       parameter_schema, plugin_solver)
 
 __all__ = ["ConfigError", "PHOTONS_PER_PIXEL_FLOOR", "SUMMARY_FOLDER", "SWEEP_KEYS", "check",
            "check_values", "scenario_config", "scenario_synthesis", "owners_of_test_splits"]
@@ -119,6 +125,14 @@ def _integer_floats(node: Any, schema: dict[str, Any], root: dict[str, Any], key
             yield from _integer_floats(value, schema.get("items") or {}, root, f"{key}[{index}]")
 
 
+def _refuse_integer_floats(node: Any, schema: dict[str, Any], root: dict[str, Any],
+                           key: str = "") -> None:
+    """Raise for the first of :func:`_integer_floats`."""
+    for where, value in _integer_floats(node, schema, root, key):
+        raise ConfigError(f"config key {where} = {value!r} must be an integer (written without "
+                          "a decimal point)")
+
+
 def _check_synthesis(config: dict[str, Any], scenario: str) -> None:
     """The frame and the photon budget of one scenario's synthesis; errors name the key
     that sets the value (scenarios.<name>.<key>, or synthesis.<key> for the scenario)."""
@@ -156,9 +170,7 @@ def check(config: dict[str, Any], *, schema: dict[str, Any] | None = None) -> No
     """Raise :class:`ConfigError` for values that are valid alone but not together, for a
     photon budget below the floor, and (given the JSON ``schema`` the config was validated
     with) for floats where the schema wants integers. Run :func:`check_values` first."""
-    for key, value in _integer_floats(config, schema or {}, schema or {}):
-        raise ConfigError(f"config key {key} = {value!r} must be an integer (written without "
-                          "a decimal point)")
+    _refuse_integer_floats(config, schema or {}, schema or {})
     models = config.get("training", {}).get("models", {})
     for model in SUPERVISED_MODELS:
         for key, needed in (("fourier_loss", "amplitude"), ("output_domain", "frame")):
@@ -191,18 +203,53 @@ def check(config: dict[str, Any], *, schema: dict[str, Any] | None = None) -> No
         if name not in METHODS:
             raise ConfigError(f"config key {key}: unknown method; registered: {sorted(METHODS)}")
         method = METHODS[name]
-        if method.denoiser and not {"denoiser", "training"} <= set(config):
+        if method.kind == "prdeep" and not {"denoiser", "training"} <= set(config):
             raise ConfigError(f"config key {key} needs the 'denoiser' and 'training' sections "
                               "(its denoiser's training)")
         if method.model is not None and method.model not in models:
             raise ConfigError(f"config key {key} needs training.models.{method.model}")
-        if method.solver is None and params:
-            raise ConfigError(f"config key {key}: the network output takes no parameters")
+        _check_parameters(method, params, schema or {})
     _check_support_selection(config["reconstruction"])
     reference = config["report"].get("paired_reference")
     if reference is not None and reference not in config["reconstruction"]["methods"]:
         raise ConfigError(f"config key report.paired_reference = {reference!r} is not one of "
                           "the configured reconstruction.methods")
+
+
+def _check_parameters(method: Method, params: dict[str, Any], schema: dict[str, Any]) -> None:
+    """``method``'s parameters against its solver: names it may not take
+    (:func:`prbench.registry.parameter_problem`), then the solver's JSON Schema (a plugin's,
+    or ``$defs/solvers/<solver>`` of the workflow's ``schema``), or without one the
+    signature of its solver (a built-in solver's only where torch can be imported: without
+    it the job checks the signature when it starts)."""
+    key = f"reconstruction.methods.{method.name}"
+    solvers = schema.get("$defs", {}).get("solvers", {}).get("properties", {})
+    solver_schema = parameter_schema(method.solver or "") or solvers.get(method.solver or "")
+    function = plugin_solver(method.solver or "")
+    if function is None and solver_schema is None and method.solver is not None:
+        function = _built_in_solver(method.solver)
+    problem = parameter_problem(method, params, function)
+    if problem:
+        raise ConfigError(f"config key {key}: {problem}"
+                          + (f" (plugin {method.plugin})" if method.plugin else ""))
+    if solver_schema is None:
+        return
+    root = {"$defs": schema.get("$defs", {}), **solver_schema}
+    validator = jsonschema.validators.validator_for(schema or solver_schema)(root)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(params))
+    if error is not None:
+        where = ".".join([key, *map(str, error.absolute_path)])
+        raise ConfigError(f"config key {where}: {error.message}"
+                          + (f" (plugin {method.plugin})" if method.plugin else ""))
+    _refuse_integer_floats(params, root, root, key)
+
+
+def _built_in_solver(name: str) -> Any:
+    """prbench.solvers.SOLVERS[name], or None where torch (or the name) is missing."""
+    try:
+        return importlib.import_module("prbench.solvers").SOLVERS.get(name)
+    except ImportError:
+        return None
 
 
 def _check_support_selection(reconstruction: dict[str, Any]) -> None:

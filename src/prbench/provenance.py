@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .registry import PLUGINS
+
 __all__ = ["collect", "dumps", "git_revision", "package_version"]
 
 _PACKAGES = ("prbench", "torch", "numpy", "scipy", "pandas", "matplotlib", "snakemake")
@@ -45,7 +47,8 @@ def collect(*, repository: str | Path | None = None, config: Any = None,
 
     ``repository`` is the directory whose git revision is recorded (the
     workflow's checkout); with None, ``git_revision`` is recorded as None rather
-    than guessed from the working directory or the library's location.
+    than guessed from the working directory or the library's location. Where plugins
+    are loaded (:data:`prbench.registry.PLUGINS`), their record is added as "plugins".
     """
     return {
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -56,6 +59,9 @@ def collect(*, repository: str | Path | None = None, config: Any = None,
         "seed": seed,
         "device": device,
         "config": config,
+        # the plugins this process loaded (module, version, file, SHA-256, methods)
+        **({"plugins": {name: dict(record) for name, record in PLUGINS.items()}}
+           if PLUGINS else {}),
         **extra,
     }
 

@@ -1,5 +1,6 @@
 # Shared names and helpers (no rules here). Planning imports only the torch-free registry
 # and config checks: `snakemake -n` and `--lint` need no torch.
+import json
 import os
 import re
 import shlex
@@ -13,8 +14,12 @@ from prbench.config import SUMMARY_FOLDER, scenario_config, scenario_synthesis
 from prbench.config import owners_of_test_splits
 from prbench.config import check as check_config
 from prbench.io import RERUN_VARIABLE, WORKDIR_VARIABLE
-from prbench.registry import METHODS, SUPPORT_SELECTORS
+from prbench.registry import METHODS, PLUGINS_VARIABLE, SUPPORT_SELECTORS, load_plugins
 
+# The config's plugins register their methods before the config's methods are checked;
+# the jobs (local or on a cluster) load the same modules (prbench.stages.run).
+load_plugins(config.get("plugins", []))
+os.environ[PLUGINS_VARIABLE] = json.dumps(config.get("plugins", []))
 check_config(config, schema=SCHEMA)
 
 
@@ -102,23 +107,29 @@ SHARDS = range(config["reconstruction"]["shards"])
 ALL_METHODS = list(config["reconstruction"]["methods"])
 # Test images every method's scores and table rows must cover (readers check them).
 TEST_IMAGES = config["synthesis"]["test_size"]
-# Networks are trained only when a configured method needs them.
-NEEDED = {path for method in ALL_METHODS for path in METHODS[method].needs().values()}
+# Networks are trained only when a configured method needs them (the registry's kinds).
+KINDS = {METHODS[method].kind for method in ALL_METHODS}
 # In the registry's order (SUPPORT_SELECTORS), not the config's: the tables list them so.
 MODELS = [
     model
     for model in SUPPORT_SELECTORS
-    if model in config.get("training", {}).get("models", {})
-    and f"models/{model}/best.pt" in NEEDED
+    if any(METHODS[method].model == model for method in ALL_METHODS)
 ]
-TRAINED = MODELS + (["denoiser"] if "models/denoiser/best.pt" in NEEDED else [])
+TRAINED = MODELS + (["denoiser"] if "prdeep" in KINDS else [])
 # Epochs of every trained network: its history.csv must hold each (readers check them).
 EPOCHS = {model: config["training"]["models"][model]["epochs"] for model in MODELS} | (
     {"denoiser": config["denoiser"]["epochs"]} if "denoiser" in TRAINED else {}
 )
 # Networks whose output a configured method takes its support from: their support is
 # selected on the validation split (support.smk).
-SELECTED = [model for model in MODELS if f"support/{model}.json" in NEEDED]
+SELECTED = [
+    model
+    for model in MODELS
+    if any(
+        METHODS[method].needs_support and METHODS[method].model == model
+        for method in ALL_METHODS
+    )
+]
 # The decoded Fashion-MNIST of the configured source: one file per source, shared by
 # every run (its rule has no run-dependent parameters).
 FASHION_MNIST = f"resources/fashion_mnist/{config['data']['source']}.npz"
@@ -138,7 +149,7 @@ def splits(scenario):
     """The splits a scenario synthesizes: the test split if it owns it, the train split
     when a network is trained or a method reads it."""
     return (["test"] if owns_test_set(scenario) else []) + (
-        ["train"] if TRAINED or "data/train.npz" in NEEDED else []
+        ["train"] if TRAINED or "calibration" in KINDS else []
     )
 
 
@@ -192,7 +203,7 @@ def reconstruction_inputs(wildcards):
 
 def reconstruction_gpu_jobs(wildcards):
     """gpu_jobs of a reconstruction job: none for a method that runs on the CPU alone."""
-    if METHODS[wildcards.method].mean_object:
+    if METHODS[wildcards.method].kind == "calibration":
         return 0
     return gpu_jobs(config["reconstruction"]["device"])
 

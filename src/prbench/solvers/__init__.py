@@ -8,18 +8,22 @@ top-left frame, X_hat (B, m, m) complex64 on Y's device and info a :class:`Solve
 Invalid numeric parameters raise a ValueError naming the parameter. Every solver takes
 ``stopping``: a :class:`Stopping` test that lets a converged start leave the batch
 early (None, the default: every start runs its whole iteration budget).
+
+A solver is a function decorated with :func:`solver` in any module of this package:
+every module is imported here, so the decorator alone puts it in :data:`SOLVERS` under
+its function name (and makes it importable from ``prbench.solvers``).
 """
 
+import importlib
+import pkgutil
+
 from . import support
-from ._common import STOP_REASONS, SolverInfo, Stopping
-from .augmented_lagrangian import alm, alm_objective
-from .fourier_splitting import alm_split
-from .projection import dm, dm_sw, hio, hio_sw, raar, raar_sw
-from .prdeep import prdeep
+from ._common import SOLVERS, STOP_REASONS, SolverInfo, Stopping, solver
+from .augmented_lagrangian import alm_objective
 
-__all__ = ["hio", "raar", "dm", "alm", "alm_split", "hio_sw", "raar_sw", "dm_sw", "prdeep",
-           "support", "SOLVERS", "SolverInfo", "Stopping", "STOP_REASONS", "alm_objective"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+globals().update(SOLVERS)
 
-#: Public solvers by name.
-SOLVERS = {"hio": hio, "raar": raar, "dm": dm, "alm": alm, "alm_split": alm_split,
-           "hio_sw": hio_sw, "raar_sw": raar_sw, "dm_sw": dm_sw, "prdeep": prdeep}
+__all__ = [*SOLVERS, "support", "solver", "SOLVERS", "SolverInfo", "Stopping", "STOP_REASONS",
+           "alm_objective"]

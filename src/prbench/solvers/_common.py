@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -21,9 +21,22 @@ from ..geometry import Geometry, check_geometry
 from ..physics import check_tensor, fourier_magnitude_projection, fourier_residual
 
 __all__ = ["Problem", "SolverInfo", "Constraint", "Stopping", "Convergence", "STOP_REASONS",
-           "prepare", "finish", "modulus_projection", "check_measurements", "check_param"]
+           "SOLVERS", "solver", "prepare", "finish", "modulus_projection",
+           "check_measurements", "check_param"]
 
 SeedLike = int | Sequence[int] | torch.Tensor
+
+#: Every solver by name (its function's name), filled by :func:`solver`.
+SOLVERS: dict[str, Callable[..., tuple[torch.Tensor, "SolverInfo"]]] = {}
+
+
+def solver(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: put ``function`` in :data:`SOLVERS` under its name (once)."""
+    if function.__name__ in SOLVERS:
+        raise ValueError(f"solver {function.__name__!r} is defined twice")
+    SOLVERS[function.__name__] = function
+    return function
+
 
 _COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 

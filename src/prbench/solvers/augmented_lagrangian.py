@@ -25,10 +25,10 @@ import torch
 
 from ..geometry import Geometry
 from ..physics import fourier_residual, unit_phase
-from ._common import Convergence, SeedLike, Stopping, check_param, finish, prepare
+from ._common import Convergence, SeedLike, Stopping, check_param, finish, prepare, solver
 from .lbfgs import _bcast, _dot, lbfgs
 
-__all__ = ["alm", "alm_objective"]
+__all__ = ["alm_lbfgs", "alm_objective"]
 
 
 def alm_objective(z: torch.Tensor, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,11 +44,13 @@ def alm_objective(z: torch.Tensor, magnitude: torch.Tensor) -> tuple[torch.Tenso
     return value, z - torch.fft.ifft2(magnitude * unit_phase(spectrum))
 
 
-def alm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
-        *, seed: SeedLike = 0, geometry: Geometry, n_starts: int = 4, outer_iters: int = 20,
-        inner_iters: int = 50, memory: int = 8, rho: float = 1.0, rho_factor: float = 10.0,
-        rho_max: float = 1e4, decrease: float = 0.25, tol: float = 1e-6, grad_tol: float = 1e-5,
-        stopping: Stopping | None = None):
+@solver
+def alm_lbfgs(Y: torch.Tensor, support: torch.Tensor | None = None,
+              init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
+              n_starts: int = 4, outer_iters: int = 20, inner_iters: int = 50, memory: int = 8,
+              rho: float = 1.0, rho_factor: float = 10.0, rho_max: float = 1e4,
+              decrease: float = 0.25, tol: float = 1e-6, grad_tol: float = 1e-5,
+              stopping: Stopping | None = None):
     """Batched augmented-Lagrangian PR (see module docstring), best of ``n_starts``.
 
     Y, support, init, seed, geometry: as :func:`prbench.solvers.hio`. Each outer

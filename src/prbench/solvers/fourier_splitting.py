@@ -46,9 +46,10 @@ import torch
 
 from ..geometry import Geometry
 from ..physics import fourier_residual, unit_phase
-from ._common import Constraint, Convergence, SeedLike, Stopping, check_param, finish, prepare
+from ._common import (Constraint, Convergence, SeedLike, Stopping, check_param, finish, prepare,
+                      solver)
 
-__all__ = ["SplitState", "alm_split", "alm_split_lagrangian", "alm_split_start",
+__all__ = ["SplitState", "alm", "alm_split_lagrangian", "alm_split_start",
            "alm_split_step"]
 
 
@@ -97,7 +98,8 @@ def alm_split_lagrangian(state: SplitState, magnitude: torch.Tensor,
     return value / energy, (gap.abs().square().sum(dim=1) / energy).sqrt()
 
 
-def alm_split(Y: torch.Tensor, support: torch.Tensor | None = None,
+@solver
+def alm(Y: torch.Tensor, support: torch.Tensor | None = None,
               init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
               n_starts: int = 4, iters: int = 1000, rho: float = 0.01, log_every: int = 10,
               stopping: Stopping | None = None):

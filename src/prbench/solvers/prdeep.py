@@ -60,7 +60,7 @@ from torch import nn
 from ..geometry import Geometry
 from ..nets import apply_denoiser, load_network
 from ..physics import fourier_residual, pad
-from ._common import SeedLike, SolverInfo, Stopping, check_param, finish, prepare
+from ._common import SeedLike, SolverInfo, Stopping, check_param, finish, prepare, solver
 from .augmented_lagrangian import alm_objective
 from .lbfgs import _bcast, _dot
 from .projection import hio
@@ -130,6 +130,7 @@ def _check_params(**params: object) -> None:
 
 
 @torch.no_grad()
+@solver
 def prdeep(Y: torch.Tensor, support: torch.Tensor | None = None,
            init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
            denoiser: Denoisers,

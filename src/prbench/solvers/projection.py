@@ -22,7 +22,7 @@ from ..geometry import Geometry
 from ..physics import fourier_residual
 from . import support as support_mod
 from ._common import (Constraint, Convergence, SeedLike, SolverInfo, Stopping, check_measurements,
-                      check_param, finish, modulus_projection, prepare)
+                      check_param, finish, modulus_projection, prepare, solver)
 
 __all__ = ["hio", "raar", "dm", "hio_sw", "raar_sw", "dm_sw"]
 
@@ -190,6 +190,7 @@ def _run(Y: torch.Tensor, support: torch.Tensor | None, init: torch.Tensor | Non
                   convergence.reason)
 
 
+@solver
 def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
         *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
         n_starts: int = 4, er_iters: int = 100, real_nonnegative: bool = False,
@@ -216,6 +217,7 @@ def hio(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor
                 log_every=log_every, stopping=stopping)
 
 
+@solver
 def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
          *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
          n_starts: int = 4, er_iters: int = 100, real_nonnegative: bool = False,
@@ -231,6 +233,7 @@ def raar(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tenso
                 log_every=log_every, stopping=stopping)
 
 
+@solver
 def dm(Y: torch.Tensor, support: torch.Tensor | None = None, init: torch.Tensor | None = None,
        *, seed: SeedLike = 0, geometry: Geometry, iters: int = 1000, beta: float = 0.9,
        n_starts: int = 4, er_iters: int = 100, log_every: int = 10,
@@ -271,6 +274,7 @@ def _shrinkwrap_run(scheme: Scheme, Y: torch.Tensor, support: torch.Tensor | Non
                 shrinkwrap=sw)
 
 
+@solver
 def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
            init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
            beta: float = 0.9, **params):
@@ -292,6 +296,7 @@ def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
     return _shrinkwrap_run(_hio(beta), Y, support, init, seed, geometry=geometry, **params)
 
 
+@solver
 def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
             init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
             beta: float = 0.9, **params):
@@ -300,6 +305,7 @@ def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
     return _shrinkwrap_run(_raar(beta), Y, support, init, seed, geometry=geometry, **params)
 
 
+@solver
 def dm_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
           init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
           beta: float = 0.9, **params):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..devices import configure_job
+from ..registry import load_plugins_from_environment
 from ..runlog import job_log
 
 #: The submodule holding each stage.
@@ -48,7 +49,9 @@ def run(stage: Callable[..., Any], *, log: str | Path, threads: int | None = Non
         **arguments: Any) -> Any:
     """Call ``stage(**arguments)`` logging to ``log`` (and stderr) in a process set up as a
     job (:func:`prbench.devices.configure_job`: ``threads`` torch threads, freed memory
-    kept for reuse)."""
+    kept for reuse; the workflow's plugins loaded,
+    :func:`prbench.registry.load_plugins_from_environment`)."""
     with job_log(log, stage.__name__):
         configure_job(threads)
+        load_plugins_from_environment()
         return stage(**arguments)
