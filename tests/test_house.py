@@ -177,20 +177,35 @@ def test_provenance_reads_the_benchmark_record_of_every_other_job(tmp_path, over
     assert len(run_records) == len(blocks) - 5
 
 
-def test_a_rule_whose_record_provenance_misses_stops_the_planning(tmp_path):
+EXTRA_RULE = ('\n\nrule extra:\n    output:\n        f"{{RESULTS}}/extra_{{{wildcard}}}.txt",'
+              '\n    benchmark:\n        f"{{RESULTS}}/benchmarks/extra_{{{wildcard}}}.tsv"\n'
+              '    shell:\n        "touch {{output}}"\n')
+
+
+@pytest.mark.parametrize("wildcard", ["method", "colour"])
+def test_a_new_rule_s_record_is_read_by_provenance_or_the_planning_stops(tmp_path, wildcard):
+    """The provenance job's list of records is derived from the workflow's rules: a new
+    rule is covered with no second list to edit, over the run's values of its wildcards;
+    a wildcard whose values the workflow does not know stops the planning, named."""
     copy = copy_workflow(tmp_path)
     rules = copy / "workflow/rules/report.smk"
-    rules.write_text(rules.read_text() + '\n\nrule extra:\n    output:\n        f"{RESULTS}/extra.txt",'
-                     '\n    benchmark:\n        f"{RESULTS}/benchmarks/extra.tsv"\n'
-                     '    shell:\n        "touch {output}"\n')
+    rules.write_text(rules.read_text() + EXTRA_RULE.format(wildcard=wildcard))
     workdir = tmp_path / "work"
     workdir.mkdir()
     config_path, _ = write_config(workdir)
     result = run_snakemake(workdir, "-n", "--configfile", str(config_path),
                            pythonpath=[copy / "src"], snakefile=copy / "Snakefile")
-    assert result.returncode != 0
-    assert "provenance does not read (add them to run_benchmarks()): ['extra']" in (
-        result.stdout + result.stderr)
+    if wildcard == "colour":
+        assert result.returncode != 0
+        assert ("the benchmark record results/test/noiseless/benchmarks/extra_{colour}.tsv "
+                "of rule 'extra' has wildcards ['colour']") in result.stdout + result.stderr
+        return
+    assert result.returncode == 0, result.stdout + result.stderr
+    [inputs] = [fields["input"].split(", ") for rule, fields in planned_blocks(result.stdout)
+                if rule == "provenance"]
+    methods = yaml.safe_load(config_path.read_text())["reconstruction"]["methods"]
+    assert {path for path in inputs if "/extra_" in path} == {
+        f"results/test/noiseless/benchmarks/extra_{method}.tsv" for method in methods}
 
 
 def test_gpu_jobs_mark_exactly_the_jobs_on_a_gpu(tmp_path):

@@ -24,10 +24,11 @@ PACKAGE = Path(prbench.__file__).resolve().parent
 #: Components of prbench (a top-level module or subpackage), bottom to top.
 LAYERS = {
     "geometry": 0, "io": 0, "devices": 0, "runlog": 0, "provenance": 0, "physics": 0, "nets": 0,
-    "shards": 0, "machine": 0,
+    "shards": 0, "machine": 0, "registry": 0,
     "metrics": 1, "symmetry": 1, "data": 1, "solvers": 1, "train": 1,
-    "registry": 2, "methods": 2, "report": 2, "config": 2, "support_selection": 2,
+    "methods": 2, "report": 2, "config": 2, "support_selection": 2,
     "stages": 3,
+    "cli": 4,
 }
 
 #: The only imports allowed between different components of one layer (importer, imported).
@@ -38,9 +39,9 @@ PEER_IMPORTS = {
     ("train", "data"),  # on-the-fly placement (data.synth.random_placement)
     ("train", "metrics"),  # the validation symmetric MSE, the invariant loss
     ("train", "symmetry"),  # the canonical objective's targets
-    ("methods", "registry"), ("report", "registry"), ("config", "registry"),
+    ("provenance", "registry"),  # every result records the plugins loaded
     # the support selection runs the executor's refinement of its registered selector
-    ("support_selection", "methods"), ("support_selection", "registry"),
+    ("support_selection", "methods"),
 }
 
 #: Modules that must import without torch (the workflow planner loads them).

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import get_wildcard_names, strip_wildcard_constraints
 from snakemake.logging import logger
 
 from prbench.config import SUMMARY_FOLDER, scenario_config, scenario_synthesis
@@ -225,64 +226,54 @@ def scenario_setting(*keys):
     return setting
 
 
+def job_wildcards(scenario):
+    """The values each wildcard of a rule's benchmark record takes among ``scenario``'s
+    jobs: the splits it synthesizes, the methods it reconstructs and scores itself (the
+    training-free rows it reads from its test set's owner are timed there), the shards and
+    the models whose support it selects."""
+    return {
+        "split": splits(scenario),
+        "method": methods_run_in(scenario),
+        "shard": list(SHARDS),
+        "model": SELECTED,
+    }
+
+
 def run_benchmarks(scenario):
     """{rule: its jobs' benchmark files} for every job of ``scenario`` except `provenance`,
-    which reads them all (its time record cannot include itself); the training-free rows
-    it reads from its test set's owner are timed there. The shared Fashion-MNIST decoding
-    (resources/) belongs to no run. The planning fails (check_benchmarks()) if any of the
-    workflow's rules is missing here."""
-    folder = f"{RESULTS.format(scenario=scenario)}/benchmarks"
-    methods = methods_run_in(scenario)
-    jobs = {
-        "synthesize": [
-            f"{folder}/synthesize_{split}.tsv" for split in splits(scenario)
-        ],
-        **{f"train_{model}": [f"{folder}/train_{model}.tsv"] for model in TRAINED},
-        "reconstruct": [
-            f"{folder}/reconstruct_{method}_shard{shard}.tsv"
-            for method in methods
-            for shard in SHARDS
-        ],
-        "score": [f"{folder}/score_{method}.tsv" for method in methods],
-        "table": [f"{folder}/table.tsv"],
-        "figures": [f"{folder}/figures.tsv"],
-    }
-    if TRAINED:
-        jobs["training_curves"] = [f"{folder}/training_curves.tsv"]
-    if MODELS:
-        jobs["network_diagnostics"] = [f"{folder}/network_diagnostics.tsv"]
-    if SELECTED:
-        jobs["select_support"] = [
-            f"{folder}/select_support_{model}.tsv" for model in SELECTED
-        ]
-        jobs["support_table"] = [f"{folder}/support_table.tsv"]
+    which reads them all (its time record cannot include itself), derived from the
+    workflow's rules: each rule whose record lies in the scenario's folder, its pattern
+    expanded over job_wildcards(). The shared Fashion-MNIST decoding (resources/) and the
+    run's summary belong to no scenario."""
+    values = job_wildcards(scenario)
+    jobs = {}
+    for each in workflow.rules:
+        pattern = strip_wildcard_constraints(str(each.benchmark or ""))
+        if each.name == "provenance" or not pattern.startswith(f"{RESULTS}/"):
+            continue
+        pattern = pattern.replace("{scenario}", scenario)
+        unknown = set(get_wildcard_names(pattern)) - set(values)
+        if unknown:
+            raise WorkflowError(
+                f"the benchmark record {pattern} of rule {each.name!r} has wildcards "
+                f"{sorted(unknown)} whose values in a run job_wildcards() does not state"
+            )
+        names = get_wildcard_names(pattern)
+        jobs[each.name] = expand(pattern, **{name: values[name] for name in names})
     return {rule: paths for rule, paths in jobs.items() if paths}
 
 
 def check_benchmarks(rules):
-    """Every rule but `all` writes a benchmark record, and every rule whose record lies in
-    a scenario's folder is in run_benchmarks(), so that the scenario's time record
+    """Every rule but `all` writes a benchmark record, and every record in a scenario's
+    folder is one run_benchmarks() can list, so that the scenario's time record
     (provenance.json, tables/timings.md) leaves no job out."""
-    covered = {rule for name in SCENARIOS for rule in run_benchmarks(name)} | {
-        "provenance"
-    }
     unrecorded = [
         each.name for each in rules if each.name != "all" and not each.benchmark
     ]
-    uncovered = [
-        each.name
-        for each in rules
-        if each.benchmark
-        # the pattern holds {scenario,<constraint>}: compare the run's folder only
-        and str(each.benchmark).startswith(f"results/{RUN}/")
-        and not str(each.benchmark).startswith(f"{SUMMARY}/")
-        and each.name not in covered
-    ]
-    if unrecorded or uncovered:
-        raise WorkflowError(
-            f"rules without a benchmark record: {unrecorded}; rules whose records "
-            f"provenance does not read (add them to run_benchmarks()): {uncovered}"
-        )
+    if unrecorded:
+        raise WorkflowError(f"rules without a benchmark record: {unrecorded}")
+    for name in SCENARIOS:
+        run_benchmarks(name)
 
 
 def scenario_outputs():

@@ -129,8 +129,8 @@ def _check_params(**params: object) -> None:
         check_param(f"sigmas[{i}]", sigma, gt=0)
 
 
-@torch.no_grad()
 @solver
+@torch.no_grad()
 def prdeep(Y: torch.Tensor, support: torch.Tensor | None = None,
            init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
            denoiser: Denoisers,

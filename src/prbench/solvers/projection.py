@@ -14,6 +14,7 @@ P_C the object-domain projection (zero off the support S; with
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, NamedTuple
 
 import torch
@@ -274,7 +275,20 @@ def _shrinkwrap_run(scheme: Scheme, Y: torch.Tensor, support: torch.Tensor | Non
                 shrinkwrap=sw)
 
 
+def _shrinkwrap_signature(function: Callable) -> Callable:
+    """Give a shrink-wrap solver ``f(..., beta, **params)`` the signature it really takes:
+    its own parameters and, for ``**params``, the keyword parameters of
+    :func:`_shrinkwrap_run` (so that a config's unknown name is refused before a run)."""
+    own = [p for p in inspect.signature(function).parameters.values()
+           if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    shared = [p for p in inspect.signature(_shrinkwrap_run).parameters.values()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "geometry"]
+    function.__signature__ = inspect.signature(function).replace(parameters=own + shared)
+    return function
+
+
 @solver
+@_shrinkwrap_signature
 def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
            init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
            beta: float = 0.9, **params):
@@ -297,6 +311,7 @@ def hio_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
 
 
 @solver
+@_shrinkwrap_signature
 def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
             init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
             beta: float = 0.9, **params):
@@ -306,6 +321,7 @@ def raar_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
 
 
 @solver
+@_shrinkwrap_signature
 def dm_sw(Y: torch.Tensor, support: torch.Tensor | None = None,
           init: torch.Tensor | None = None, *, seed: SeedLike = 0, geometry: Geometry,
           beta: float = 0.9, **params):
