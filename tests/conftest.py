@@ -1,4 +1,5 @@
-"""Shared fixtures: one finished run of the tiny workflow (config/test.yaml) per session."""
+"""Shared fixtures: one finished run of the tiny workflow (config/test.yaml) per session, and
+a folder that makes torch unimportable."""
 
 import pytest
 
@@ -13,3 +14,12 @@ def finished_run(tmp_path_factory):
     config_path, config = write_config(workdir)
     snakemake(workdir, "--configfile", str(config_path))
     return workdir, config_path, config
+
+
+@pytest.fixture
+def no_torch(tmp_path):
+    """A folder whose `torch` package raises ImportError, to put first on PYTHONPATH."""
+    package = tmp_path / "no_torch" / "torch"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('torch is not installed here')\n")
+    return package.parent

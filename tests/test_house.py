@@ -24,15 +24,6 @@ def run_snakemake(workdir, *arguments, pythonpath, snakefile=ROOT / "Snakefile")
                           cwd=workdir, capture_output=True, text=True, timeout=900, env=env)
 
 
-@pytest.fixture
-def no_torch(tmp_path):
-    """A folder whose `torch` package raises ImportError, to put first on PYTHONPATH."""
-    package = tmp_path / "no_torch" / "torch"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("raise ImportError('torch is not installed here')\n")
-    return package.parent
-
-
 def test_planning_and_lint_need_no_torch(tmp_path, no_torch):
     check = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True,
                            env={**os.environ, "PYTHONPATH": str(no_torch)})
@@ -178,8 +169,8 @@ def test_provenance_reads_the_benchmark_record_of_every_other_job(tmp_path, over
     assert len(run_records) == len(blocks) - 5
 
 
-EXTRA_RULE = ('\n\nrule extra:\n    output:\n        f"{{RESULTS}}/extra_{{{wildcard}}}.txt",'
-              '\n    benchmark:\n        f"{{RESULTS}}/benchmarks/extra_{{{wildcard}}}.tsv"\n'
+EXTRA_RULE = ('\n\nrule extra:\n    output:\n        RESULTS + "/extra_{{{wildcard}}}.txt",'
+              '\n    benchmark:\n        RESULTS + "/benchmarks/extra_{{{wildcard}}}.tsv"\n'
               '    shell:\n        "touch {{output}}"\n')
 
 

@@ -24,11 +24,8 @@ from prbench.geometry import Geometry
 from prbench.physics import forward, fourier_residual
 from prbench.registry import METHODS, PluginError
 from synthetic_objects import blob_objects
-import test_house
 from workflow_helpers import DOWNLOAD_CACHE, ROOT, planned_jobs
 
-#: The fixture of a folder whose `torch` cannot be imported (for planning without torch).
-no_torch = test_house.no_torch
 EXAMPLE = ROOT / "examples" / "prbench-er-plugin"
 EXAMPLE_SRC = EXAMPLE / "src"
 EXAMPLE_FILE = EXAMPLE_SRC / "prbench_er" / "__init__.py"
@@ -173,6 +170,46 @@ def test_a_name_registered_twice_is_refused_and_nothing_of_the_plugin_remains(
     assert registry.parameter_schema("first_ok") is None
     assert name not in registry.PLUGINS
     assert METHODS["hio"].plugin is None and registry.plugin_solver("hio") is None
+
+
+PLUGIN_SOLVER = """from prbench.registry import Method, register
+
+def solver(Y, support=None, init=None, *, seed, geometry):
+    raise AssertionError("never run")
+
+"""
+
+
+@pytest.mark.parametrize("registration, message", [
+    ('register(Method("raar", "Shadow", "plugin", "iterative", solver="raar"), solver=solver)',
+     "method 'raar': a built-in solver has this name"),
+    ('register(Method("ghost", "Ghost", "plugin", "iterative", solver="no_such_solver"))',
+     "method 'ghost': solver 'no_such_solver' is not a built-in solver"),
+    ('register(Method("own_alm", "Own", "plugin", "refined", solver="alm", model="naive"),\n'
+     '         parameters={{"type": "object"}})',
+     "method 'own_alm': parameters describe the plugin's own solver"),
+])
+def test_a_plugin_cannot_shadow_or_invent_a_built_in_solver(write_plugin, registration,
+                                                            message):
+    """A plugin's solver may not take a built-in solver's name (the built-in one would run
+    instead), a method without its own solver must name a built-in one, and only its own
+    solver's parameters may get a schema (a schema for "alm" would replace the built-in
+    one for every alm method)."""
+    name = write_plugin(PLUGIN_SOLVER + registration + "\n")
+    with pytest.raises(PluginError, match=f"plugin '{name}', {message}"):
+        registry.load_plugins([name], entry_points=False)
+    assert registry.parameter_schema("alm") is None and registry.plugin_solver("raar") is None
+
+
+def test_a_plugin_imported_before_loading_is_recorded(write_plugin):
+    """A plugin module imported directly (a notebook, a test) registers under its own
+    name; load_plugins then records it instead of refusing it for registering nothing."""
+    name = write_plugin(PLUGIN_SOLVER + 'register(Method("early", "Early", "plugin", '
+                        '"iterative", solver="early"), solver=solver)\n')
+    __import__(name)
+    assert METHODS["early"].plugin == name
+    record = registry.load_plugins([name], entry_points=False)[name]
+    assert record["methods"] == ["early"] and record["sha256"]
 
 
 def test_plugin_that_fails_after_registering_leaves_nothing(write_plugin):

@@ -126,11 +126,11 @@ def _integer_floats(node: Any, schema: dict[str, Any], root: dict[str, Any], key
 
 
 def _refuse_integer_floats(node: Any, schema: dict[str, Any], root: dict[str, Any],
-                           key: str = "") -> None:
-    """Raise for the first of :func:`_integer_floats`."""
+                           key: str = "", suffix: str = "") -> None:
+    """Raise for the first of :func:`_integer_floats` (``suffix`` ends the message)."""
     for where, value in _integer_floats(node, schema, root, key):
         raise ConfigError(f"config key {where} = {value!r} must be an integer (written without "
-                          "a decimal point)")
+                          f"a decimal point){suffix}")
 
 
 def _check_synthesis(config: dict[str, Any], scenario: str) -> None:
@@ -223,15 +223,18 @@ def _check_parameters(method: Method, params: dict[str, Any], schema: dict[str, 
     signature of its solver (a built-in solver's only where torch can be imported: without
     it the job checks the signature when it starts)."""
     key = f"reconstruction.methods.{method.name}"
+    suffix = f" (plugin {method.plugin})" if method.plugin else ""
     solvers = schema.get("$defs", {}).get("solvers", {}).get("properties", {})
     solver_schema = parameter_schema(method.solver or "") or solvers.get(method.solver or "")
     function = plugin_solver(method.solver or "")
-    if function is None and solver_schema is None and method.solver is not None:
-        function = _built_in_solver(method.solver)
+    built_in = _built_in_solvers() if method.solver and not (function or solver_schema) else {}
+    if method.solver and built_in is not None and not (function or solver_schema):
+        function = built_in.get(method.solver)
+        if function is None:
+            raise ConfigError(f"config key {key}: unknown solver {method.solver!r}{suffix}")
     problem = parameter_problem(method, params, function)
     if problem:
-        raise ConfigError(f"config key {key}: {problem}"
-                          + (f" (plugin {method.plugin})" if method.plugin else ""))
+        raise ConfigError(f"config key {key}: {problem}{suffix}")
     if solver_schema is None:
         return
     root = {"$defs": schema.get("$defs", {}), **solver_schema}
@@ -239,15 +242,14 @@ def _check_parameters(method: Method, params: dict[str, Any], schema: dict[str, 
     error = jsonschema.exceptions.best_match(validator.iter_errors(params))
     if error is not None:
         where = ".".join([key, *map(str, error.absolute_path)])
-        raise ConfigError(f"config key {where}: {error.message}"
-                          + (f" (plugin {method.plugin})" if method.plugin else ""))
-    _refuse_integer_floats(params, root, root, key)
+        raise ConfigError(f"config key {where}: {error.message}{suffix}")
+    _refuse_integer_floats(params, root, root, key, suffix)
 
 
-def _built_in_solver(name: str) -> Any:
-    """prbench.solvers.SOLVERS[name], or None where torch (or the name) is missing."""
+def _built_in_solvers() -> dict[str, Any] | None:
+    """prbench.solvers.SOLVERS, or None where torch is missing (planning needs none)."""
     try:
-        return importlib.import_module("prbench.solvers").SOLVERS.get(name)
+        return importlib.import_module("prbench.solvers").SOLVERS
     except ImportError:
         return None
 

@@ -75,10 +75,12 @@ def _described(spec: Method) -> str:
 def solver_function(name: str) -> Callable[..., Any]:
     """The solver registered as ``name``: built in (:data:`prbench.solvers.SOLVERS`) or a
     plugin's (:func:`prbench.registry.plugin_solver`)."""
-    function = SOLVERS.get(name) or plugin_solver(name)
-    if function is None:
+    built_in, plugin = SOLVERS.get(name), plugin_solver(name)
+    if built_in is not None and plugin is not None:
+        raise ValueError(f"solver {name!r}: a plugin registered the name of a built-in solver")
+    if built_in is None and plugin is None:
         raise ValueError(f"unknown solver {name!r}; built in: {sorted(SOLVERS)}")
-    return function
+    return built_in or plugin
 
 
 def check_parameters(method: str, params: dict[str, Any], solver: str | None = None) -> None:

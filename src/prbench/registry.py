@@ -32,6 +32,7 @@ import importlib
 import inspect
 import json
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -243,36 +244,46 @@ def register(method: Method, solver: Callable[..., Any] | None = None, *,
              parameters: dict[str, Any] | None = None) -> Method:
     """Register a plugin's ``method`` (call it at the plugin module's import).
 
-    solver: the method's solver (the contract in this module's docstring), registered
-    under ``method.solver``, which must then equal ``method.name``; None for a method that
-    uses a solver already registered (e.g. a "refined" method with the built-in "alm").
-    parameters: an optional JSON Schema (an object schema) of the solver's parameters,
+    solver: the method's own solver (the contract in this module's docstring), registered
+    under ``method.solver``, which must then equal ``method.name`` and no built-in solver's
+    name; None for a method on a built-in solver (e.g. a "refined" method with "alm").
+    parameters: an optional JSON Schema (an object schema) of the own solver's parameters,
     checked against the config before a run starts; without it, the parameter names are
     checked against the solver's signature. Returns the registered method (its ``plugin``
-    set). Raises :class:`PluginError` for a name registered twice or a mismatched solver.
+    set: the module being loaded by :func:`load_plugins`, else the caller's module).
+    Raises :class:`PluginError` for a name registered twice or a solver that is not its
+    own or a built-in one (checked against the built-in solvers where they are imported;
+    :func:`prbench.config.check` checks again before a run).
     """
-    plugin = _loading[-1] if _loading else getattr(solver, "__module__", None) or "unknown"
-    where = f"plugin {plugin!r}, method {method.name!r}"
+    plugin = _loading[-1] if _loading else sys._getframe(1).f_globals.get("__name__", "?")
+    where = f"plugin {plugin!r}, method {getattr(method, 'name', method)!r}"
     if not isinstance(method, Method):
         raise PluginError(f"plugin {plugin!r}: register() takes a prbench.registry.Method, "
                           f"not {type(method).__name__}")
     if method.name in METHODS:
         owner = METHODS[method.name].source
         raise PluginError(f"{where}: the name is already registered (by {owner})")
+    built_in = getattr(sys.modules.get("prbench.solvers"), "SOLVERS", {})
     if solver is not None:
         if not callable(solver):
             raise PluginError(f"{where}: the solver must be callable")
         if method.solver != method.name:
             raise PluginError(f"{where}: a plugin's solver is registered under its method's "
                               f"name; set solver={method.name!r}")
+        if method.name in built_in:
+            raise PluginError(f"{where}: a built-in solver has this name; rename the method")
         _PLUGIN_SOLVERS[method.name] = solver
-    elif method.solver is not None and method.solver in _PLUGIN_SOLVERS.keys() - METHODS.keys():
-        raise PluginError(f"{where}: solver {method.solver!r} is not registered")
+    elif method.solver is not None and (method.solver in _PLUGIN_SOLVERS
+                                        or built_in and method.solver not in built_in):
+        raise PluginError(f"{where}: solver {method.solver!r} is "
+                          + ("another plugin's: pass solver= with the method's own"
+                             if method.solver in _PLUGIN_SOLVERS else "not a built-in solver"))
     if parameters is not None:
         if not (isinstance(parameters, dict) and parameters.get("type", "object") == "object"):
             raise PluginError(f"{where}: parameters must be a JSON Schema of an object")
-        if method.solver is None:
-            raise PluginError(f"{where}: a method without a solver takes no parameters")
+        if solver is None:
+            raise PluginError(f"{where}: parameters describe the plugin's own solver; a "
+                              "method on a built-in solver takes that solver's")
         _PLUGIN_SCHEMAS[method.solver] = parameters
     method = replace(method, plugin=plugin)
     METHODS[method.name] = method
@@ -366,6 +377,10 @@ def load_plugins(modules: list[str] | tuple[str, ...] = (), *,
     wanted = list(dict.fromkeys([*modules, *(_entry_point_modules() if entry_points else [])]))
     for name in wanted:
         if name in PLUGINS:
+            continue
+        early = [method.name for method in METHODS.values() if method.plugin == name]
+        if early and name in sys.modules:  # imported (and registered) before this call
+            PLUGINS[name] = _provenance(sys.modules[name]) | {"methods": early}
             continue
         PLUGINS[name] = {"module": name, "methods": []}
         _loading.append(name)
