@@ -388,3 +388,15 @@ def test_help_exits_zero(capsys):
     for command in ([], ["reconstruct"], ["score"], ["methods"]):
         assert main([*command, "--help"]) == 0
     assert "reconstruct" in capsys.readouterr().out
+
+
+def test_docs_command_is_the_docs_module(tmp_path, capsys):
+    """`prbench docs` passes its arguments to prbench.report.docs: --check finds a stale
+    block (exit 1) and a plain run rewrites it from the file it names."""
+    (tmp_path / "numbers.md").write_text("| a | b |\n| --- | --- |\n| 1 | 2 |\n")
+    page = tmp_path / "README.md"
+    page.write_text("<!-- generated: numbers.md -->\nold\n<!-- end generated -->\n")
+    assert main(["docs", "--check", "--root", str(tmp_path), str(page)]) == 1
+    assert main(["docs", "--root", str(tmp_path), str(page)]) == 0
+    assert "| 1 | 2 |" in page.read_text()
+    assert main(["docs", "--check", "--root", str(tmp_path), str(page)]) == 0

@@ -8,6 +8,7 @@
                         [--run RUN_DIR] [--plugin MODULE ...] [--device auto|cpu|cuda]
                         [--chunk K]
     prbench score TRUTH.npy RECON.npz [--n N] [--json]
+    prbench docs [--check] [--root DIR] [FILES]
 
 Conventions are the library's (:mod:`prbench.physics`): an object sits in the n x n
 top-left frame of the m x m grid, and the intensities are Y = |F pad(x, m)|^2 with the
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -38,8 +38,6 @@ from .io import CorruptFileError
 
 __all__ = ["CLIError", "main", "needs_text", "parse_param"]
 
-#: Solver arguments the executor sets itself; a --param may not name them.
-_RESERVED = {"Y", "support", "init", "seed", "geometry", "stopping", "denoiser", "frame"}
 #: Text that reads as a number; PyYAML keeps some of it (1e-3, 2E5) as a string.
 _NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 #: Images per call of :func:`prbench.methods.reconstruct` (results do not depend on it).
@@ -52,9 +50,7 @@ class CLIError(Exception):
 
 def _errors() -> tuple[type[BaseException], ...]:
     """The exceptions :func:`main` reports as a one-line error."""
-    plugin_error = getattr(registry, "PluginError", None)
-    extra = (plugin_error,) if isinstance(plugin_error, type) else ()
-    return (CLIError, ValueError, CorruptFileError) + extra
+    return (CLIError, ValueError, CorruptFileError, registry.PluginError)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -63,16 +59,7 @@ def _load_plugins(modules: Sequence[str]) -> dict[str, Any]:
     """Register the methods of the plugin ``modules`` and of the installed packages' entry
     points (:func:`prbench.registry.load_plugins`, as every workflow job does); their
     provenance by module."""
-    loader = getattr(registry, "load_plugins", None)
-    if loader is None:
-        if modules:
-            raise CLIError(f"--plugin {' '.join(modules)}: this prbench has no plugin "
-                           "support (prbench.registry.load_plugins is missing)")
-        return {}
-    try:
-        return loader(list(modules))
-    except ImportError as error:
-        raise CLIError(f"cannot load plugin module(s) {', '.join(modules)}: {error}") from None
+    return registry.load_plugins(list(modules))
 
 
 def _method(name: str) -> registry.Method:
@@ -110,51 +97,12 @@ def parse_param(text: str) -> tuple[str, Any]:
     return key, parsed
 
 
-def _accepted(function: Any, depth: int = 0) -> set[str] | None:
-    """Keyword names ``function`` accepts; a ``**params`` solver is followed into the
-    functions of its module that its docstring names in ``double backquotes`` (the
-    shrink-wrap solvers name ``_shrinkwrap_run``). None: cannot tell."""
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    # a forwarded-to function's positional parameters (the scheme, Y, ...) are not params
-    kinds = ((inspect.Parameter.KEYWORD_ONLY,) if depth else
-             (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
-    names = {p.name for p in parameters if p.kind in kinds}
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return names
-    module = inspect.getmodule(function)
-    inner = [getattr(module, name, None)
-             for name in re.findall(r"``(\w+)``", inspect.getdoc(function) or "")]
-    inner = [f for f in inner if inspect.isfunction(f) and f is not function]
-    if not inner or depth > 2:
-        return None
-    for target in inner:
-        more = _accepted(target, depth + 1)
-        if more is None:
-            return None
-        names |= more
-    return names
-
-
 def check_params(method: registry.Method, params: dict[str, Any]) -> None:
-    """Refuse a parameter ``method``'s solver does not take: the library's check
-    (:func:`prbench.methods.check_parameters`: reserved, fixed, not in the signature),
-    and for a ``**params`` solver the names of the function it forwards them to."""
+    """Refuse a parameter ``method``'s solver does not take
+    (:func:`prbench.methods.check_parameters`: reserved, fixed, not in the signature)."""
     from . import methods as executor
 
     executor.check_parameters(method.name, params)
-    if not params or method.solver is None:
-        return
-    accepted = _accepted(executor.solver_function(method.solver))
-    if accepted is None:  # a plugin's **params solver: its own checks apply
-        return
-    accepted -= _RESERVED | set(method.fixed)
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        raise CLIError(f"method {method.name!r}: unknown parameter(s) {unknown}; its solver "
-                       f"{method.solver!r} takes {sorted(accepted)}")
 
 
 def _load_npy(path: str, what: str) -> np.ndarray:
@@ -318,7 +266,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     run_plugins = config.get("plugins") or []
     run_plugins = [run_plugins] if isinstance(run_plugins, str) else list(run_plugins)
     plugins += [str(p) for p in run_plugins if str(p) not in plugins]
-    plugin_records = _load_plugins(plugins)
+    _load_plugins(plugins)
     method = _method(args.method)
     run_settings: dict[str, Any] = {}
     files: dict[str, Any] = {}
@@ -342,19 +290,14 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
                            + ("has no solver" if method.solver is None else
                               "takes its support from its network")
                            + "; --support is for a solver that needs no network")
-        mask = load_support(args.support, n, m)
-        if "support_mask" not in inspect.signature(executor.reconstruct).parameters:
-            raise CLIError("--support: this prbench's methods.reconstruct takes no "
-                           "support_mask yet")
-        support_kwargs["support_mask"] = mask
+        support_kwargs["support_mask"] = load_support(args.support, n, m)
     return _reconstruct(args, method, y, geometry, params, files, support_kwargs,
-                        plugin_records, out, executor)
+                        out, executor)
 
 
 def _reconstruct(args: argparse.Namespace, method: registry.Method, y: np.ndarray,
                  geometry: Any, params: dict[str, Any], files: dict[str, Any],
-                 support_kwargs: dict[str, Any], plugins: dict[str, Any], out: Path,
-                 executor: Any) -> int:
+                 support_kwargs: dict[str, Any], out: Path, executor: Any) -> int:
     """Reconstruct y (B, m, m) in chunks of ``args.chunk`` images (image i seeded by
     (seed, method, i)); write OUT: x_hat (B, m, m) complex64 (a (B, n, n) output padded),
     residual (B,), iterations (B,), stop_reason (B,), provenance (JSON text)."""
@@ -397,7 +340,7 @@ def _reconstruct(args: argparse.Namespace, method: registry.Method, y: np.ndarra
         support_mask=None if args.support is None else {
             "path": os.path.abspath(args.support), "sha256": _sha256(args.support)},
         run=None if args.run is None else os.path.abspath(args.run),
-        run_files=files, plugins=plugins, method_source=getattr(method, "source", None),
+        run_files=files, method_source=method.source,
         images=count)
     save_npz(out, x_hat=x_hat, residual=residual, iterations=iterations,
              stop_reason=stop_reason, provenance=np.array(provenance.dumps(record)))
@@ -532,11 +475,23 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true",
                        help="print {truth, recon, n, m, mse: [...], mean} as JSON")
     score.set_defaults(handler=_cmd_score)
+
+    docs = commands.add_parser(
+        "docs", add_help=False, help="regenerate (or --check) the result tables of README.md "
+        "and docs/ from the committed reference results",
+        description="prbench docs [--check] [--root DIR] [FILES]: prbench.report.docs.")
+    docs.add_argument("arguments", nargs="*",
+                      help="arguments of python -m prbench.report.docs (--help for them)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``prbench`` command with ``argv`` (default: sys.argv[1:]); the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["docs"]:  # its options are the docs module's own
+        from .report import docs
+
+        return docs.main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
