@@ -188,6 +188,11 @@ One table by its heading:
 <!-- generated: r/t.md section="Group two" -->
 <!-- end generated -->
 
+Columns of a table, without its heading:
+
+<!-- generated: r/t.md table=3 columns="95% CI|Method" -->
+<!-- end generated -->
+
 Gamma scores <!-- generated: r/t.md table=2 row="Gamma" column="Mean" -->?<!-- end generated -->,
 <!-- generated: r/t.md section="Paired" row="Gamma" column="95% CI" --><!-- end generated --> paired;
 the run took <!-- generated: r/t.md match="Wall ([0-9.]+) s" -->1<!-- end generated --> s.
@@ -254,6 +259,17 @@ One table by its heading:
 
 <!-- end generated -->
 
+Columns of a table, without its heading:
+
+<!-- generated: r/t.md table=3 columns="95% CI|Method" -->
+
+| 95% CI | Method |
+| ---: | --- |
+| [+0.050, +0.150] | Beta, long name |
+| [+0.100, +0.300] | Gamma |
+
+<!-- end generated -->
+
 Gamma scores <!-- generated: r/t.md table=2 row="Gamma" column="Mean" -->0.300<!-- end generated -->,
 <!-- generated: r/t.md section="Paired" row="Gamma" column="95% CI" -->[+0.100, +0.300]<!-- end generated --> paired;
 the run took <!-- generated: r/t.md match="Wall ([0-9.]+) s" -->42.5<!-- end generated --> s.
@@ -280,7 +296,7 @@ def test_render_of_a_hand_made_page(hand_root):
     page = hand_root / "page.md"
     page.write_text(HAND_PAGE)
     stale = docs.check([page], hand_root)
-    assert [item.block.line for item in stale] == [5, 11, 16, 19, 20, 21]
+    assert [item.block.line for item in stale] == [5, 11, 16, 21, 24, 25, 26]
     assert docs.update([page], hand_root) == [page]
     assert page.read_text() == EXPECTED
     assert docs.check([page], hand_root) == [] and docs.update([page], hand_root) == []

@@ -19,7 +19,8 @@ above it):
 
 * ``table=N`` picks the N-th table of the file (1-based); ``table=N-M`` and
   ``table=N,M`` several. ``section="TEXT"`` picks the tables whose heading contains TEXT
-  (``section="A|B"``: either). Alone, each picked table is written with its heading.
+  (``section="A|B"``: either). Alone, each picked table is written with its heading
+  (an excerpt, with ``rows`` or ``columns``, without).
 * ``rows="A|B|..."`` writes one table of the rows whose first cell is A, B, ... (in that
   order) from the picked tables (default: all of the file's), under the header of the
   first; each label must match exactly one row, and the rows' tables must share a header.
@@ -331,8 +332,9 @@ def render_block(block: Block, root: str | Path = ".") -> str:
                 raise DocsError(f"{where}: row {row[0]!r} is in table {table.number}, whose "
                                 f"header differs from table {found[0][0].number}'s")
         parts = [(None, header, align, [row for _, row in found])]
-    else:
-        parts = [(table.heading, table.header, table.align, table.rows) for table in tables]
+    else:  # whole tables with their headings; an excerpt of their columns without
+        parts = [(None if "columns" in attributes else table.heading, table.header,
+                  table.align, table.rows) for table in tables]
     rendered = []
     for heading, header, align, rows in parts:
         if "columns" in attributes:
