@@ -1,9 +1,11 @@
 """Throughput of every iterative solver, this checkout against a baseline revision.
 
 Measures image-iterations per second (images x iterations / wall time; ALM with
-L-BFGS subproblems: its L-BFGS iterations) of each solver on the same synthetic
-36 x 36 blob objects (m = 72, the n x n frame support, random starts, no stopping
-test, no ER polish) in fresh processes, one per measurement: the baseline revision
+L-BFGS subproblems: its L-BFGS iterations) of each solver on the same measurements of
+synthetic 36 x 36 blob objects (:func:`prbench.data.phantoms.blob_objects`, made once by
+this checkout and handed to every process as a file; m = 72, the n x n frame support,
+random starts, no stopping test, no ER polish) in fresh processes, one per measurement:
+the baseline revision
 (checked out into a temporary git worktree) and this checkout alternate, solver by
 solver, ``--repeats`` times, and the table gives the medians. Each process sets up
 memory and threads as a workflow job of its tree does (``prbench.devices.
@@ -39,24 +41,38 @@ CASES = {
 }
 
 
-def worker(solver: str, batch: int, threads: int, device: str) -> None:
-    """Time one call of ``solver`` in this process's prbench; print a JSON record."""
+GEOMETRY = (36, 72)
+
+
+def write_measurements(path: Path, batch: int) -> None:
+    """The measurements every process times its solver on: (batch, m, m) float32, .npy."""
+    import numpy as np
+
+    from prbench.data.phantoms import blob_objects
+    from prbench.physics import forward
+
+    n, m = GEOMETRY
+    np.save(path, forward(blob_objects(batch, seed=0, n=n), m).numpy())
+
+
+def worker(solver: str, measurements: Path, threads: int, device: str) -> None:
+    """Time one call of ``solver`` in this process's prbench on the ``measurements`` file;
+    print a JSON record."""
+    import numpy as np
     import torch
 
     from prbench import devices
     from prbench.geometry import Geometry
-    from prbench.physics import forward
     from prbench.solvers import SOLVERS
-    sys.path.insert(0, str(ROOT / "tests"))
-    from synthetic_objects import blob_objects
 
     if hasattr(devices, "configure_job"):
         devices.configure_job(threads)
     else:
         torch.set_num_threads(threads)
-    geometry = Geometry(n=36, m=72)
+    geometry = Geometry(*GEOMETRY)
     target = torch.device(device)
-    y = forward(blob_objects(batch, seed=0, n=geometry.n), geometry.m).to(target)
+    y = torch.from_numpy(np.load(measurements)).to(target)
+    batch = len(y)
     iterations, params = CASES[solver]
     SOLVERS[solver](y[:2], geometry=geometry, **params)  # warm-up
     start = time.perf_counter()
@@ -69,11 +85,11 @@ def worker(solver: str, batch: int, threads: int, device: str) -> None:
                       "prbench": prbench.__file__}))
 
 
-def measure(tree: Path, solver: str, args: argparse.Namespace) -> float:
+def measure(tree: Path, solver: str, args: argparse.Namespace, measurements: Path) -> float:
     """Image-iterations per second of ``solver`` with the prbench of ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
-    out = subprocess.run([sys.executable, __file__, "--worker", solver, "--batch",
-                          str(args.batch), "--threads", str(args.threads), "--device",
+    out = subprocess.run([sys.executable, __file__, "--worker", solver, "--measurements",
+                          str(measurements), "--threads", str(args.threads), "--device",
                           args.device], env=env, check=True, capture_output=True, text=True)
     record = json.loads(out.stdout.strip().splitlines()[-1])
     if not record["prbench"].startswith(str(tree / "src")):
@@ -91,12 +107,15 @@ def main() -> None:
     parser.add_argument("--solvers", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--output", type=Path, help="also write the table here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--measurements", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.batch, args.threads, args.device)
+        worker(args.worker, args.measurements, args.threads, args.device)
         return
     rates: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
+        measurements = Path(scratch) / "measurements.npy"
+        write_measurements(measurements, args.batch)
         baseline = Path(scratch) / "baseline"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline),
                         args.baseline], check=True, capture_output=True)
@@ -104,7 +123,8 @@ def main() -> None:
             for repeat in range(args.repeats):
                 for solver in args.solvers:
                     for name, tree in (("before", baseline), ("after", ROOT)):
-                        rates.setdefault((solver, name), []).append(measure(tree, solver, args))
+                        rates.setdefault((solver, name), []).append(
+                            measure(tree, solver, args, measurements))
                 print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",

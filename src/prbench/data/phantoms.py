@@ -1,16 +1,15 @@
-"""Synthetic test objects for the solver, network and workflow-free tests (and benchmarks).
+"""Synthetic test objects (phantoms) for the tests and the speed benchmarks: no data needed.
 
-Both place their images with the library's :func:`prbench.data.synth.place`, as
-the paper's data are placed: at a random offset in an n x n zero frame,
-conjugate-flipped with probability 1/2.
+Both place their images with :func:`prbench.data.synth.place`, as the paper's data are
+placed: at a random offset in an n x n zero frame, conjugate-flipped with probability 1/2.
 """
 
 from __future__ import annotations
 
 import torch
 
-from prbench.data.synth import place, random_placement
-from prbench.geometry import Geometry
+from ..geometry import Geometry
+from .synth import place, random_placement
 
 __all__ = ["blob_objects", "smooth_objects"]
 

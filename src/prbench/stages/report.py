@@ -89,12 +89,14 @@ def validation_calibration(train_set: str | Path, validation_fraction: float
     U-Net's history.csv records, and their calibration level: the mean symmetric MSE of
     the mean object of the training part (the images the U-Nets trained on) as the
     prediction for each. A network below it has learned something beyond the mean object."""
+    from ..data.validation import hold_out
+
     data = synth.load(train_set)
-    n_val = synth.validation_size(len(data.x), validation_fraction)
-    x = torch.from_numpy(data.x)
-    validation = x[-n_val:][:METRIC_IMAGES]
-    mean_object = x[:-n_val].mean(dim=0).expand_as(validation)
-    return validation, symmetric_mse(validation, mean_object, data.geometry).mean().item()
+    held = hold_out(data, validation_fraction, origin=str(train_set))
+    validation = torch.from_numpy(held.x[:METRIC_IMAGES])
+    mean_object = torch.from_numpy(data.x[:held.training_size]).mean(dim=0)
+    return validation, symmetric_mse(validation, mean_object.expand_as(validation),
+                                     data.geometry).mean().item()
 
 
 def training_curves(*, histories: dict[str, str | Path], epochs: dict[str, int],
