@@ -1,4 +1,4 @@
-"""benchmarks/gpu_workflow.py's run-time parts that the GPU node depends on and that run on
+"""tools/gpu/gpu_workflow.py's run-time parts that the GPU node depends on and that run on
 any machine: stopping a run at the time budget, the partial time record, and the files
 brought back within the device's limits."""
 
@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def gpu_workflow(tmp_path, monkeypatch):
-    """The script as a module, its repository root moved to ``tmp_path``."""
+    """The command line as a module (its jobs' modules beside it on the path), its
+    repository root moved to ``tmp_path``."""
+    monkeypatch.setattr(sys, "path", [str(ROOT / "tools" / "gpu"), *sys.path])
     spec = importlib.util.spec_from_file_location("gpu_workflow",
-                                                  ROOT / "benchmarks" / "gpu_workflow.py")
+                                                  ROOT / "tools" / "gpu" / "gpu_workflow.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "ROOT", tmp_path)
+    monkeypatch.setattr(module.gpu, "ROOT", tmp_path)
     (tmp_path / "src").symlink_to(ROOT / "src")  # partial_timings imports prbench from there
-    monkeypatch.setattr(sys, "path", list(sys.path))
     return module
 
 
