@@ -24,9 +24,9 @@ PACKAGE = Path(prbench.__file__).resolve().parent
 #: Components of prbench (a top-level module or subpackage), bottom to top.
 LAYERS = {
     "geometry": 0, "io": 0, "devices": 0, "runlog": 0, "provenance": 0, "physics": 0, "nets": 0,
-    "shards": 0, "machine": 0, "registry": 0,
+    "shards": 0, "machine": 0, "registry": 0, "config": 0,
     "metrics": 1, "symmetry": 1, "data": 1, "solvers": 1, "train": 1,
-    "methods": 2, "report": 2, "config": 2, "support_selection": 2,
+    "methods": 2, "report": 2, "support_selection": 2,
     "stages": 3,
     "cli": 4,
 }
@@ -40,6 +40,7 @@ PEER_IMPORTS = {
     ("train", "metrics"),  # the validation symmetric MSE, the invariant loss
     ("train", "symmetry"),  # the canonical objective's targets
     ("provenance", "registry"),  # every result records the plugins loaded
+    ("config", "registry"),  # a config's methods are the registry's
     # the support selection runs the executor's refinement of its registered selector
     ("support_selection", "methods"),
 }
