@@ -408,6 +408,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
+def _add_plugin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import a plugin module that registers methods (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``prbench`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -419,8 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
         "methods", help="list the registered methods",
         description="One line per registered method: name, label, group, and what it "
         "needs beside the measurements.")
-    listing.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                         help="import a plugin module that registers methods (repeatable)")
+    _add_plugin_option(listing)
     listing.set_defaults(handler=_cmd_methods)
 
     rec = commands.add_parser(
@@ -451,8 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a finished run's scenario folder, results/<run>/<scenario>: the "
                      "method's settings from its config, and its trained network, support "
                      "selection, denoiser or training set (required by methods that need them)")
-    rec.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                     help="import a plugin module that registers methods (repeatable)")
+    _add_plugin_option(rec)
     rec.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                      help="torch device (default auto: CUDA if available)")
     rec.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="K",

@@ -247,7 +247,9 @@ def run_benchmarks(scenario):
     run's summary belong to no scenario."""
     values = job_wildcards(scenario)
     jobs = {}
-    for each in workflow.rules:
+    # by name: the order of workflow.rules differs between processes, and the provenance
+    # rule's params (their order included) must not
+    for each in sorted(workflow.rules, key=lambda rule: rule.name):
         pattern = strip_wildcard_constraints(str(each.benchmark or ""))
         if each.name == "provenance" or not pattern.startswith(f"{RESULTS}/"):
             continue
@@ -258,7 +260,8 @@ def run_benchmarks(scenario):
                 f"the benchmark record {pattern} of rule {each.name!r} has wildcards "
                 f"{sorted(unknown)} whose values in a run job_wildcards() does not state"
             )
-        names = get_wildcard_names(pattern)
+        # sorted: the set's order, and expand()'s product order with it, varies by process
+        names = sorted(get_wildcard_names(pattern))
         jobs[each.name] = expand(pattern, **{name: values[name] for name in names})
     return {rule: paths for rule, paths in jobs.items() if paths}
 
