@@ -202,37 +202,14 @@ the run took <!-- generated: r/t.md match="Wall ([0-9.]+) s" -->1<!-- end genera
 ```
 """
 
-EXPECTED = """\
+EXPECTED = ("""\
 # A page
 
 Whole file:
 
 <!-- generated: r/t.md -->
 
-Timings of run `x`
-
-**Group one**
-
-| Method | Mean | Images |
-| --- | ---: | ---: |
-| Alpha | 0.100 | 10 |
-| Beta, long name | 0.200 | 10 |
-
-**Group two**
-
-| Method | Mean | Images |
-| --- | ---: | ---: |
-| Gamma | 0.300 | 12 |
-
-**Paired with Alpha**
-
-| Method | Difference | 95% CI |
-| --- | ---: | ---: |
-| Beta, long name | +0.100 | [+0.050, +0.150] |
-| Gamma | +0.200 | [+0.100, +0.300] |
-
-Wall 42.5 s from the first job's start; 7 jobs.
-
+""" + HAND_TABLES + """
 <!-- end generated -->
 
 Rows across groups, two columns:
@@ -277,7 +254,7 @@ the run took <!-- generated: r/t.md match="Wall ([0-9.]+) s" -->42.5<!-- end gen
 <!-- generated: an/example.md -->
 <!-- end generated -->
 ```
-"""
+""")
 
 
 @pytest.fixture
