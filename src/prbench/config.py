@@ -227,11 +227,12 @@ def _check_parameters(method: Method, params: dict[str, Any], schema: dict[str, 
     solvers = schema.get("$defs", {}).get("solvers", {}).get("properties", {})
     solver_schema = parameter_schema(method.solver or "") or solvers.get(method.solver or "")
     function = plugin_solver(method.solver or "")
-    built_in = _built_in_solvers() if method.solver and not (function or solver_schema) else {}
-    if method.solver and built_in is not None and not (function or solver_schema):
-        function = built_in.get(method.solver)
-        if function is None:
-            raise ConfigError(f"config key {key}: unknown solver {method.solver!r}{suffix}")
+    if method.solver and not (function or solver_schema):
+        built_in = _built_in_solvers()
+        if built_in is not None:
+            function = built_in.get(method.solver)
+            if function is None:
+                raise ConfigError(f"config key {key}: unknown solver {method.solver!r}{suffix}")
     problem = parameter_problem(method, params, function)
     if problem:
         raise ConfigError(f"config key {key}: {problem}{suffix}")
